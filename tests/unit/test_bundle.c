@@ -1,0 +1,813 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bundle decoding and encoding (RFC 9171 4): public vectors with their
+ * verdicts, byte-exact re-encoding, every chunking, one crafted bundle per
+ * error code, findings, unknown-block flags, limits and random round trips.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bundle.h"
+#include "decode.h"
+#include "encode.h"
+#include "vectors.h"
+
+static const char *const good_vectors[] = {
+	"bpv7/rfc9173_A1_original.hex",	      "bpv7/rfc9173_A1_final.hex",
+	"bpv7/rfc9173_A2_original.hex",	      "bpv7/rfc9173_A2_final.hex",
+	"bpv7/rfc9173_A3_original.hex",	      "bpv7/rfc9173_A3_final.hex",
+	"bpv7/rfc9173_A4_original.hex",	      "bpv7/rfc9173_A4_final.hex",
+	"bpv7/bsl_cose_draft_exA_nosec.hex",  "bpv7/ion52_unknown_block_type8.hex",
+	"bpv7/bp7rs12_reserved_block_flags.hex", "bpv7/bp7rs15_report_to_ipn0.hex",
+	"ion/ion_udp_bundle.hex",
+};
+
+static const struct {
+	const char *file;
+	enum bpv7_error_code code;
+} bad_vectors[] = {
+	{ "bpv7/bad/bad_crc16_primary.hex", BPV7_E_PRIMARY_CRC },
+	{ "bpv7/bad/bad_crc32_payload_data.hex", BPV7_E_BLOCK_CRC },
+	{ "bpv7/bad/bad_truncated_100.hex", BPV7_E_TRUNCATED },
+	{ "bpv7/bad/bad_truncated_nobreak.hex", BPV7_E_TRUNCATED },
+	{ "bpv7/bad/bad_version6.hex", BPV7_E_VERSION },
+	{ "bpv7/bad/bad_trailing_garbage.hex", BPV7_E_TRAILING },
+	{ "bpv7/bad/bad_definite_outer_array.hex", BPV7_E_NOT_INDEF_ARRAY },
+};
+
+static uint8_t *load(const char *file, size_t *len)
+{
+	uint8_t *buf = vector_load(file, len);
+
+	if (!buf)
+		fail_msg("cannot load vector %s", file);
+	return buf;
+}
+
+/* Encode b and compare with the expected bytes. */
+static void assert_encodes_to(const struct bpv7_bundle *b, const uint8_t *want, size_t len)
+{
+	uint8_t *out = NULL;
+	long n = bpv7_encode_alloc(b, &out);
+
+	assert_int_equal(n, (long)len);
+	assert_memory_equal(out, want, len);
+	assert_int_equal(bpv7_encoded_size(b), (long)len);
+	free(out);
+}
+
+static void decode_accepts_public_vectors_and_reencodes_byte_exact(void **state)
+{
+	for (size_t i = 0; i < sizeof(good_vectors) / sizeof(good_vectors[0]); i++) {
+		struct bpv7_bundle b;
+		struct bpv7_error err;
+		size_t len;
+		uint8_t *buf = load(good_vectors[i], &len);
+		int r = bpv7_decode(buf, len, 0, &b, &err);
+
+		if (r != 0)
+			fail_msg("%s: %s at %zu", good_vectors[i], bpv7_error_name(err.code),
+				 err.offset);
+		assert_int_equal(b.wire_len, len);
+		assert_int_equal(b.blocks[b.nblocks - 1].type, BPV7_BLOCK_PAYLOAD);
+		assert_false(b.findings & BPV7_F_NONCANONICAL);
+		assert_encodes_to(&b, buf, len);
+		free(buf);
+	}
+}
+
+static void decode_reports_rfc9173_example_findings(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len;
+	uint8_t *buf = load("bpv7/rfc9173_A1_original.hex", &len);
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.findings, BPV7_F_NO_PRIMARY_CRC | BPV7_F_NO_AGE_BLOCK);
+	assert_int_equal(b.primary.dest.scheme, BP_EID_IPN);
+	assert_int_equal(b.primary.dest.node, 1);
+	assert_int_equal(b.primary.dest.service, 2);
+	assert_int_equal(b.primary.source.node, 2);
+	assert_int_equal(b.primary.creation_time, 0);
+	assert_int_equal(b.primary.sequence, 40);
+	assert_int_equal(b.primary.lifetime, 1000000);
+	assert_int_equal(b.nblocks, 1);
+	assert_int_equal(b.blocks[0].data_len, 35);
+	assert_memory_equal(b.blocks[0].data, "Ready to generate a 32-byte payload", 35);
+	/* Zero copy: the payload is inside the input buffer. */
+	assert_ptr_equal(b.blocks[0].data, buf + len - 1 - 35);
+	free(buf);
+
+	/* A3 carries a bundle age block; A3_final a BIB over the primary block. */
+	buf = load("bpv7/rfc9173_A3_original.hex", &len);
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.findings, BPV7_F_NO_PRIMARY_CRC);
+	assert_int_equal(bpv7_bundle_find(&b, BPV7_BLOCK_BUNDLE_AGE)->ext.age_ms, 300);
+	free(buf);
+	buf = load("bpv7/rfc9173_A3_final.hex", &len);
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.findings, 0);
+	free(buf);
+}
+
+static void decode_reads_ion_bundle_fields(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len;
+	uint8_t *buf = load("ion/ion_udp_bundle.hex", &len);
+	const struct bpv7_block *prev;
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.primary.crc_type, BPV7_CRC_16);
+	assert_true(bp_eid_is_null(&b.primary.source));
+	assert_int_equal(b.primary.dest.node, 20);
+	assert_int_equal(b.nblocks, 4);
+	assert_int_equal(b.blocks[1].type, 193);
+	prev = bpv7_bundle_find(&b, BPV7_BLOCK_PREV_NODE);
+	assert_non_null(prev);
+	assert_int_equal(prev->ext.prev_node.node, 10);
+	assert_int_equal(b.findings, 0);
+	free(buf);
+}
+
+static void decode_rejects_bad_vectors_with_their_rule(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad_vectors) / sizeof(bad_vectors[0]); i++) {
+		struct bpv7_bundle b;
+		struct bpv7_error err;
+		size_t len;
+		uint8_t *buf = load(bad_vectors[i].file, &len);
+
+		assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), -EBADMSG);
+		if (err.code != bad_vectors[i].code)
+			fail_msg("%s: got %s, want %s", bad_vectors[i].file,
+				 bpv7_error_name(err.code), bpv7_error_name(bad_vectors[i].code));
+		free(buf);
+	}
+}
+
+/* Feed buf in chunks of `chunk` bytes; returns the decoder (caller frees). */
+static struct bpv7_decoder *feed_chunked(const uint8_t *buf, size_t len, size_t chunk,
+					 int *ret_result, size_t *ret_used)
+{
+	struct bpv7_decoder *d = bpv7_decoder_new(0);
+	size_t off = 0, used_total = 0;
+	int r = 0;
+
+	assert_non_null(d);
+	while (off < len) {
+		size_t n = len - off < chunk ? len - off : chunk, used;
+
+		r = bpv7_decoder_feed(d, buf + off, n, &used);
+		used_total += used;
+		off += n;
+		if (r != 0)
+			break;
+	}
+	*ret_result = r;
+	*ret_used = used_total;
+	return d;
+}
+
+static void decoder_gives_same_result_for_every_chunk_size(void **state)
+{
+	for (size_t i = 0; i < sizeof(good_vectors) / sizeof(good_vectors[0]); i++) {
+		size_t len;
+		uint8_t *buf = load(good_vectors[i], &len);
+
+		for (size_t chunk = 1; chunk <= len; chunk++) {
+			size_t used;
+			int r;
+			struct bpv7_decoder *d = feed_chunked(buf, len, chunk, &r, &used);
+			const struct bpv7_bundle *b = bpv7_decoder_bundle(d);
+
+			if (r != 1)
+				fail_msg("%s chunk %zu: %d", good_vectors[i], chunk, r);
+			assert_int_equal(used, len);
+			assert_non_null(b);
+			assert_encodes_to(b, buf, len);
+			bpv7_decoder_free(d);
+		}
+		free(buf);
+	}
+}
+
+static void decoder_rejects_bad_vectors_in_every_chunk_size(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad_vectors) / sizeof(bad_vectors[0]); i++) {
+		size_t len;
+		uint8_t *buf = load(bad_vectors[i].file, &len);
+		enum bpv7_error_code want = bad_vectors[i].code;
+
+		for (size_t chunk = 1; chunk <= len; chunk++) {
+			size_t used;
+			int r;
+			struct bpv7_decoder *d = feed_chunked(buf, len, chunk, &r, &used);
+
+			if (want == BPV7_E_TRUNCATED) {
+				assert_int_equal(r, 0); /* still waiting for bytes */
+			} else if (want == BPV7_E_TRAILING) {
+				/* The stream decoder stops at the break: the rest is not its. */
+				assert_int_equal(r, 1);
+				assert_int_equal(used, len - 4);
+			} else {
+				assert_int_equal(r, -EBADMSG);
+				assert_int_equal(bpv7_decoder_error(d)->code, want);
+			}
+			bpv7_decoder_free(d);
+		}
+		free(buf);
+	}
+}
+
+static void decoder_leaves_bytes_after_the_bundle_to_the_caller(void **state)
+{
+	size_t len, used;
+	uint8_t *buf = load("bpv7/rfc9173_A3_final.hex", &len);
+	uint8_t *two = malloc(2 * len);
+	struct bpv7_decoder *d = bpv7_decoder_new(0);
+
+	memcpy(two, buf, len);
+	memcpy(two + len, buf, len);
+	assert_int_equal(bpv7_decoder_feed(d, two, 2 * len, &used), 1);
+	assert_int_equal(used, len);
+	assert_int_equal(bpv7_decoder_size(d), len);
+	bpv7_decoder_reset(d);
+	assert_int_equal(bpv7_decoder_feed(d, two + used, len, &used), 1);
+	assert_int_equal(used, len);
+	bpv7_decoder_free(d);
+	free(two);
+	free(buf);
+}
+
+/* Hex bundle pieces for crafted cases: no CRCs, so the bytes stay readable. */
+/* ipn:2.1 -> ipn:1.2, created 0x2b000000 ms, sequence 40, lifetime 1000 s. */
+#define PRIMARY "88070000820282010282028202018202820201821a2b00000018281a000f4240"
+#define PAYLOAD "850101000041aa"
+#define AGE "850702000041" "00"
+
+static const struct {
+	const char *name;
+	const char *hex;
+	enum bpv7_error_code code;
+} crafted[] = {
+	{ "outer is a uint", "01", BPV7_E_NOT_INDEF_ARRAY },
+	{ "outer is a definite array", "82" PRIMARY PAYLOAD, BPV7_E_NOT_INDEF_ARRAY },
+	{ "primary is a uint", "9f01" PAYLOAD "ff", BPV7_E_PRIMARY_SHAPE },
+	{ "primary has 7 items", "9f8707000082028201028202820201820201821a2b000000001828" PAYLOAD "ff",
+	  BPV7_E_PRIMARY_SHAPE },
+	{ "primary 9 items without crc",
+	  "9f89070000820282010282028202018202820201821a2b00000018281a000f424000" PAYLOAD "ff",
+	  BPV7_E_PRIMARY_COUNT },
+	{ "version 6", "9f88060000820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
+	  BPV7_E_VERSION },
+	{ "flags as byte string",
+	  "9f8807400082028201028202820201820282020182" "1a2b0000000018281a000f4240" PAYLOAD "ff",
+	  BPV7_E_FIELD_TYPE },
+	{ "crc type 3", "9f88070003820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
+	  BPV7_E_CRC_TYPE },
+	{ "ipn eid with one element",
+	  "9f880700008202810182028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
+	  BPV7_E_EID },
+	{ "eid scheme 3", "9f88070000820300820282020182028202018218" "2818281a000f4240" PAYLOAD "ff",
+	  BPV7_E_EID_SCHEME },
+	{ "timestamp of 3 items",
+	  "9f8807000082028201028202820201820282020183000000" "1a000f4240" PAYLOAD "ff",
+	  BPV7_E_TIMESTAMP },
+	{ "fragment offset at total",
+	  "9f8a070100820282010282028202018202820201821a2b00000018281a000f42400505" PAYLOAD "ff",
+	  BPV7_E_FRAG_OFFSET },
+	{ "reserved CBOR head", "9f88070000820282010282028202018202820201821c" PAYLOAD "ff",
+	  BPV7_E_CBOR },
+	{ "block of 4 items", "9f" PRIMARY "8401010000" PAYLOAD "ff", BPV7_E_BLOCK_SHAPE },
+	{ "block 6 items without crc", "9f" PRIMARY "860101000041aa00ff", BPV7_E_BLOCK_SHAPE },
+	{ "block type 0", "9f" PRIMARY "850002000041aa" PAYLOAD "ff", BPV7_E_BLOCK_TYPE },
+	{ "block number 0", "9f" PRIMARY "850700000041aa" PAYLOAD "ff", BPV7_E_BLOCK_NUMBER },
+	{ "extension numbered 1", "9f" PRIMARY "85070100004100" PAYLOAD "ff", BPV7_E_BLOCK_NUMBER },
+	{ "duplicate block number", "9f" PRIMARY AGE "850a0200004382050" "0" PAYLOAD "ff",
+	  BPV7_E_DUP_NUMBER },
+	{ "data is a text string", "9f" PRIMARY "850101000061aaff", BPV7_E_BLOCK_DATA },
+	{ "data is indefinite", "9f" PRIMARY "85010100005f41aaffff", BPV7_E_BLOCK_DATA },
+	{ "crc of wrong size", "9f" PRIMARY "860101000141aa44000000" "00ff", BPV7_E_CRC_FIELD },
+	{ "no payload", "9f" PRIMARY AGE "ff", BPV7_E_NO_PAYLOAD },
+	{ "payload before extension", "9f" PRIMARY PAYLOAD AGE "ff", BPV7_E_PAYLOAD_NOT_LAST },
+	{ "payload numbered 2", "9f" PRIMARY "850102000041aaff", BPV7_E_PAYLOAD_NUMBER },
+	{ "no blocks", "9f" PRIMARY "ff", BPV7_E_NO_BLOCKS },
+	{ "age is a text string", "9f" PRIMARY "8507020000426161" PAYLOAD "ff", BPV7_E_EXT_DATA },
+	{ "age with trailing byte", "9f" PRIMARY "850702000042" "0000" PAYLOAD "ff",
+	  BPV7_E_EXT_DATA },
+	{ "hop count of one item", "9f" PRIMARY "850a020000428105" PAYLOAD "ff", BPV7_E_EXT_DATA },
+	{ "previous node not an eid", "9f" PRIMARY "85060200004105" PAYLOAD "ff", BPV7_E_EXT_DATA },
+	{ "trailing bytes", "9f" PRIMARY PAYLOAD "ff00", BPV7_E_TRAILING },
+	{ "truncated", "9f" PRIMARY PAYLOAD, BPV7_E_TRUNCATED },
+	{ "empty input", "", BPV7_E_TRUNCATED },
+};
+
+static void decode_rejects_each_rule_with_its_own_code(void **state)
+{
+	for (size_t i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++) {
+		struct bpv7_bundle b;
+		struct bpv7_error err;
+		size_t len;
+		uint8_t *buf = vector_from_hex(crafted[i].hex, &len);
+		int r;
+
+		assert_non_null(buf);
+		r = bpv7_decode(buf, len, 0, &b, &err);
+		if (r != -EBADMSG || err.code != crafted[i].code)
+			fail_msg("%s: r=%d got %s, want %s", crafted[i].name, r,
+				 bpv7_error_name(err.code), bpv7_error_name(crafted[i].code));
+		assert_true(err.offset <= len);
+		assert_string_not_equal(bpv7_error_message(err.code), "unknown error");
+		free(buf);
+	}
+}
+
+static void decode_accepts_the_crafted_baseline(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len;
+	uint8_t *buf = vector_from_hex("9f" PRIMARY AGE "850a03000043820500" PAYLOAD "ff", &len);
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.nblocks, 3);
+	assert_int_equal(b.blocks[1].ext.hop.limit, 5);
+	assert_int_equal(b.findings, BPV7_F_NO_PRIMARY_CRC);
+	free(buf);
+}
+
+/* A well-formed bundle built field by field, for encoder-side cases. */
+static void build_basic(struct bpv7_bundle *b, uint8_t crc, const void *payload, size_t len)
+{
+	struct bpv7_block pay = { .type = BPV7_BLOCK_PAYLOAD, .number = 1, .crc_type = crc };
+
+	bpv7_bundle_init(b);
+	b->primary.crc_type = crc;
+	bp_eid_set_ipn(&b->primary.dest, 2, 1);
+	bp_eid_set_ipn(&b->primary.source, 1, 1);
+	bp_eid_set_ipn(&b->primary.report_to, 1, 1);
+	b->primary.creation_time = 800000000000ull;
+	b->primary.lifetime = 3600000;
+	pay.data = payload;
+	pay.data_len = len;
+	assert_int_equal(bpv7_bundle_add_block(b, &pay), 0);
+}
+
+/* Encode, decode, and return the findings (or fail). */
+static uint32_t findings_of(const struct bpv7_bundle *b)
+{
+	struct bpv7_bundle out;
+	struct bpv7_error err;
+	uint8_t *buf = NULL;
+	long n = bpv7_encode_alloc(b, &buf);
+	uint32_t f;
+
+	assert_true(n > 0);
+	if (bpv7_decode(buf, (size_t)n, 0, &out, &err) != 0)
+		fail_msg("decode: %s", bpv7_error_name(err.code));
+	f = out.findings;
+	free(buf);
+	return f;
+}
+
+static void decode_records_findings_without_failing(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_block blk = { .type = BPV7_BLOCK_BUNDLE_AGE, .number = 2 };
+
+	build_basic(&b, BPV7_CRC_32C, "x", 1);
+	assert_int_equal(findings_of(&b), 0);
+
+	b.primary.flags = BPV7_BPF_ADMIN_RECORD | BPV7_BPF_RPT_DELIVERY;
+	assert_int_equal(findings_of(&b), BPV7_F_ADMIN_REPORT_FLAGS);
+
+	b.primary.flags = 0;
+	bp_eid_set_none(&b.primary.source);
+	assert_int_equal(findings_of(&b), BPV7_F_ANON_FLAGS);
+	b.primary.flags = BPV7_BPF_MUST_NOT_FRAGMENT;
+	assert_int_equal(findings_of(&b), 0);
+	b.blocks[0].flags = BPV7_BLKF_REPORT_IF_UNPROC;
+	assert_int_equal(findings_of(&b), BPV7_F_BLOCK_REPORT_FLAG);
+
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	blk.number = 3;
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(findings_of(&b), BPV7_F_DUP_EXT_BLOCK);
+
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_HOP_COUNT, .number = 2 };
+	blk.ext.hop.limit = 0;
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(findings_of(&b), BPV7_F_HOP_LIMIT_RANGE);
+	b.blocks[0].ext.hop.limit = 256;
+	assert_int_equal(findings_of(&b), BPV7_F_HOP_LIMIT_RANGE);
+	b.blocks[0].ext.hop.limit = 255;
+	assert_int_equal(findings_of(&b), 0);
+
+	build_basic(&b, BPV7_CRC_16, "xy", 2);
+	b.primary.flags = BPV7_BPF_IS_FRAGMENT;
+	b.primary.frag_offset = 0;
+	b.primary.total_adu_len = 1;
+	assert_int_equal(findings_of(&b), BPV7_F_FRAGMENT_RANGE);
+
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_PREV_NODE, .number = 2 };
+	bp_eid_set_ipn(&blk.ext.prev_node, 7, 3);
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(findings_of(&b), BPV7_F_PREV_NODE_NOT_NODE_ID);
+	b.blocks[0].ext.prev_node.service = 0;
+	assert_int_equal(findings_of(&b), 0);
+
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	b.primary.creation_time = 0;
+	assert_int_equal(findings_of(&b), BPV7_F_NO_AGE_BLOCK);
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_BUNDLE_AGE, .number = 2 };
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(findings_of(&b), 0);
+}
+
+static void decode_flags_noncanonical_cbor(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len;
+	/* Lifetime 1000000 written with an 8-byte head instead of 4. */
+	uint8_t *buf = vector_from_hex("9f88070000820282010282028202018202820201821a2b000000"
+				       "18281b00000000000f4240" PAYLOAD "ff",
+				       &len);
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_true(b.findings & BPV7_F_NONCANONICAL);
+	assert_int_equal(b.primary.lifetime, 1000000);
+	free(buf);
+}
+
+static void decode_checks_crcs_of_both_types(void **state)
+{
+	for (uint8_t crc = BPV7_CRC_16; crc <= BPV7_CRC_32C; crc++) {
+		struct bpv7_bundle b, out;
+		struct bpv7_error err;
+		uint8_t *buf = NULL;
+		long n;
+
+		build_basic(&b, crc, "hello", 5);
+		n = bpv7_encode_alloc(&b, &buf);
+		assert_true(n > 0);
+		assert_int_equal(bpv7_decode(buf, (size_t)n, 0, &out, &err), 0);
+		/* Flip each bit of the CRC-covered blocks in turn: every one is caught. */
+		for (long i = 1; i < n - 1; i++) {
+			for (int bit = 0; bit < 8; bit++) {
+				buf[i] ^= (uint8_t)(1u << bit);
+				assert_int_not_equal(bpv7_decode(buf, (size_t)n, 0, &out, &err), 0);
+				buf[i] ^= (uint8_t)(1u << bit);
+			}
+		}
+		/* The payload's own CRC: change a payload byte only. */
+		buf[n - 1 - 1 - (crc == BPV7_CRC_16 ? 2 : 4) - 1 - 1] ^= 0x20;
+		assert_int_equal(bpv7_decode(buf, (size_t)n, 0, &out, &err), -EBADMSG);
+		assert_int_equal(err.code, BPV7_E_BLOCK_CRC);
+		free(buf);
+	}
+}
+
+static void decode_refuses_hostile_lengths_before_their_bytes(void **state)
+{
+	static const char *const heads[] = {
+		"5a7fffffff",	     /* 2 GiB payload */
+		"5bffffffffffffffff", /* 2^64-1: wraps naive length arithmetic */
+		"5bfffffffffffffff7",
+		"5b0000000100000000",
+	};
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		char hex[256];
+		struct bpv7_bundle b;
+		struct bpv7_error err;
+		size_t len, need = 0;
+		uint8_t *buf;
+		struct bpv7_decoder *d = bpv7_decoder_new(1 << 20);
+		size_t used;
+
+		snprintf(hex, sizeof(hex), "9f" PRIMARY "85010100%s", heads[i]);
+		buf = vector_from_hex(hex, &len);
+		assert_int_equal(bpv7_decode_prefix(buf, len, 1 << 20, &b, &need, &err), -EBADMSG);
+		assert_int_equal(err.code, BPV7_E_TOO_LARGE);
+		assert_int_equal(bpv7_decoder_feed(d, buf, len, &used), -EBADMSG);
+		assert_int_equal(bpv7_decoder_error(d)->code, BPV7_E_TOO_LARGE);
+		assert_true(bpv7_decoder_size(d) <= 256); /* nothing was reserved for it */
+		bpv7_decoder_free(d);
+		free(buf);
+	}
+}
+
+static void decoder_stops_at_its_size_limit(void **state)
+{
+	struct bpv7_bundle b;
+	uint8_t payload[1000], *buf = NULL;
+	struct bpv7_decoder *d;
+	size_t used;
+	long n;
+
+	memset(payload, 0x5a, sizeof(payload));
+	build_basic(&b, BPV7_CRC_32C, payload, sizeof(payload));
+	n = bpv7_encode_alloc(&b, &buf);
+	assert_true(n > 0);
+	d = bpv7_decoder_new((size_t)n - 1);
+	assert_int_equal(bpv7_decoder_feed(d, buf, (size_t)n, &used), -EBADMSG);
+	assert_int_equal(bpv7_decoder_error(d)->code, BPV7_E_TOO_LARGE);
+	bpv7_decoder_free(d);
+	d = bpv7_decoder_new((size_t)n);
+	assert_int_equal(bpv7_decoder_feed(d, buf, (size_t)n, &used), 1);
+	bpv7_decoder_free(d);
+	free(buf);
+}
+
+static void decode_refuses_more_blocks_than_the_limit(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	char *hex = malloc(8192);
+	size_t len, off;
+	uint8_t *buf;
+
+	off = (size_t)sprintf(hex, "9f" PRIMARY);
+	for (int i = 0; i < BPV7_MAX_BLOCKS; i++)
+		off += (size_t)sprintf(hex + off, "8518c018%02x000040", 2 + i);
+	sprintf(hex + off, PAYLOAD "ff");
+	buf = vector_from_hex(hex, &len);
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), -EBADMSG);
+	assert_int_equal(err.code, BPV7_E_TOO_MANY_BLOCKS);
+	free(buf);
+	free(hex);
+}
+
+static void unknown_blocks_follow_their_processing_flags(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_block blk = { .type = 200, .number = 2, .data = (const uint8_t *)"", .data_len = 0 };
+	bool report;
+
+	build_basic(&b, BPV7_CRC_32C, "x", 1);
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0); /* no flags: kept */
+	blk = (struct bpv7_block){ .type = 201, .number = 3, .flags = BPV7_BLKF_DISCARD_IF_UNPROC };
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_HOP_COUNT, .number = 4,
+				   .flags = BPV7_BLKF_DELETE_IF_UNPROC };
+	blk.ext.hop.limit = 9;
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0); /* known: untouched */
+	assert_int_equal(bpv7_bundle_apply_unknown_blocks(&b, &report), 0);
+	assert_false(report);
+	assert_int_equal(b.nblocks, 3);
+	assert_int_equal(b.blocks[0].type, 200);
+	assert_int_equal(b.blocks[1].type, BPV7_BLOCK_HOP_COUNT);
+	assert_int_equal(b.blocks[2].type, BPV7_BLOCK_PAYLOAD);
+
+	blk = (struct bpv7_block){ .type = 202, .number = 5,
+				   .flags = BPV7_BLKF_REPORT_IF_UNPROC | BPV7_BLKF_DISCARD_IF_UNPROC };
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(bpv7_bundle_apply_unknown_blocks(&b, &report), 0);
+	assert_true(report);
+	assert_int_equal(b.nblocks, 3);
+
+	blk = (struct bpv7_block){ .type = 203, .number = 6, .flags = BPV7_BLKF_DELETE_IF_UNPROC };
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(bpv7_bundle_apply_unknown_blocks(&b, &report), 1);
+}
+
+static void unknown_blocks_are_reemitted_unchanged(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len;
+	uint8_t *buf = load("bpv7/ion52_unknown_block_type8.hex", &len);
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_int_equal(b.blocks[0].type, 8);
+	assert_false(bpv7_block_type_known(8));
+	assert_encodes_to(&b, buf, len);
+	free(buf);
+}
+
+static void encoder_refuses_bundles_it_cannot_emit(void **state)
+{
+	struct bpv7_bundle b;
+	uint8_t out[256];
+	struct bpv7_block ext = { .type = 200, .number = 2 };
+
+	bpv7_bundle_init(&b);
+	assert_int_equal(bpv7_encode(&b, out, sizeof(out)), -EINVAL); /* no payload */
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	b.primary.crc_type = 3;
+	assert_int_equal(bpv7_encode(&b, out, sizeof(out)), -EINVAL);
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	b.primary.dest.scheme = 9;
+	assert_int_equal(bpv7_encode(&b, out, sizeof(out)), -EINVAL);
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	ext.data_len = 3; /* unknown type, no data to emit */
+	assert_int_equal(bpv7_bundle_add_block(&b, &ext), 0);
+	assert_int_equal(bpv7_encode(&b, out, sizeof(out)), -EINVAL);
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	assert_int_equal(bpv7_encode(&b, out, 10), -ENOSPC);
+	assert_true(bpv7_encode(&b, out, sizeof(out)) > 10);
+}
+
+static void add_block_keeps_the_payload_last(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_block blk = { .type = BPV7_BLOCK_BUNDLE_AGE };
+
+	build_basic(&b, BPV7_CRC_16, "x", 1);
+	blk.number = bpv7_bundle_free_number(&b);
+	assert_int_equal(blk.number, 2);
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(bpv7_bundle_free_number(&b), 3);
+	assert_int_equal(b.blocks[b.nblocks - 1].type, BPV7_BLOCK_PAYLOAD);
+	while (b.nblocks < BPV7_MAX_BLOCKS)
+		assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
+	assert_int_equal(bpv7_bundle_add_block(&b, &blk), -ENOSPC);
+}
+
+/* Random bundles: everything the encoder can express survives a round trip. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static uint64_t rnd_uint(uint64_t *s)
+{
+	static const uint64_t edges[] = { 0, 23, 24, 255, 256, 65535, 65536, 0xffffffffull,
+					  0x100000000ull, UINT64_MAX };
+	uint64_t r = rnd(s);
+
+	return r % 3 == 0 ? edges[(r >> 8) % 10] : r >> (r % 64);
+}
+
+static void rnd_eid(uint64_t *s, struct bp_eid *eid, char *text, size_t cap)
+{
+	uint64_t r = rnd(s) % 3;
+
+	if (r == 0) {
+		bp_eid_set_ipn(eid, rnd_uint(s) & 0xffffffffull, rnd_uint(s));
+		if (rnd(s) & 1) {
+			eid->allocator = rnd(s) & 0xffff;
+			eid->ipn_elems = 3;
+		}
+	} else if (r == 1) {
+		int n = snprintf(text, cap, "//node%u/svc%u", (unsigned)(rnd(s) % 1000),
+				 (unsigned)(rnd(s) % 1000));
+
+		eid->scheme = BP_EID_DTN;
+		eid->ssp = text;
+		eid->ssp_len = (size_t)n;
+	} else {
+		bp_eid_set_none(eid);
+	}
+}
+
+static void assert_eid_equal(const struct bp_eid *a, const struct bp_eid *b)
+{
+	assert_true(bp_eid_equal(a, b));
+}
+
+static void build_random(uint64_t *s, struct bpv7_bundle *b, char text[9][64], uint8_t *payload,
+			 size_t max_payload)
+{
+	struct bpv7_block blk;
+	unsigned next = 2;
+
+	bpv7_bundle_init(b);
+	b->primary.flags = rnd(s) & 0x7fffe; /* any flags but "is a fragment" */
+	b->primary.crc_type = (uint8_t)(rnd(s) % 3);
+	rnd_eid(s, &b->primary.dest, text[0], 64);
+	rnd_eid(s, &b->primary.source, text[1], 64);
+	rnd_eid(s, &b->primary.report_to, text[2], 64);
+	b->primary.creation_time = rnd_uint(s);
+	b->primary.sequence = rnd_uint(s);
+	b->primary.lifetime = rnd_uint(s);
+	if (rnd(s) & 1) {
+		b->primary.flags |= BPV7_BPF_IS_FRAGMENT;
+		b->primary.total_adu_len = rnd_uint(s) | 1;
+		b->primary.frag_offset = rnd(s) % b->primary.total_adu_len;
+	}
+	for (unsigned i = 0, n = (unsigned)(rnd(s) % 6); i < n; i++) {
+		blk = (struct bpv7_block){ .number = next++,
+					   .flags = rnd_uint(s),
+					   .crc_type = (uint8_t)(rnd(s) % 3) };
+		switch (rnd(s) % 4) {
+		case 0:
+			blk.type = BPV7_BLOCK_PREV_NODE;
+			rnd_eid(s, &blk.ext.prev_node, text[3 + i], 64);
+			break;
+		case 1:
+			blk.type = BPV7_BLOCK_BUNDLE_AGE;
+			blk.ext.age_ms = rnd_uint(s);
+			break;
+		case 2:
+			blk.type = BPV7_BLOCK_HOP_COUNT;
+			blk.ext.hop.limit = 1 + rnd(s) % 255;
+			blk.ext.hop.count = rnd_uint(s);
+			break;
+		default:
+			blk.type = rnd_uint(s);
+			if (blk.type == 0 || bpv7_block_type_known(blk.type))
+				blk.type = 192;
+			blk.data = payload;
+			blk.data_len = rnd(s) % 40;
+			break;
+		}
+		assert_int_equal(bpv7_bundle_add_block(b, &blk), 0);
+	}
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_PAYLOAD, .number = 1,
+				   .flags = rnd_uint(s), .crc_type = (uint8_t)(rnd(s) % 3) };
+	blk.data = payload;
+	blk.data_len = rnd(s) % max_payload;
+	assert_int_equal(bpv7_bundle_add_block(b, &blk), 0);
+}
+
+static void random_bundles_round_trip(void **state)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	uint8_t payload[3000];
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)rnd(&seed);
+	for (int iter = 0; iter < 3000; iter++) {
+		struct bpv7_bundle b, out;
+		struct bpv7_error err;
+		char text[9][64]; /* three primary EIDs, up to six previous nodes */
+		uint8_t *buf = NULL, *again = NULL;
+		long n;
+
+		build_random(&seed, &b, text, payload, sizeof(payload));
+		n = bpv7_encode_alloc(&b, &buf);
+		assert_true(n > 0);
+		if (bpv7_decode(buf, (size_t)n, 0, &out, &err) != 0)
+			fail_msg("iteration %d: %s at %zu", iter, bpv7_error_name(err.code),
+				 err.offset);
+		assert_int_equal(out.primary.flags, b.primary.flags);
+		assert_int_equal(out.primary.crc_type, b.primary.crc_type);
+		assert_eid_equal(&out.primary.dest, &b.primary.dest);
+		assert_eid_equal(&out.primary.source, &b.primary.source);
+		assert_eid_equal(&out.primary.report_to, &b.primary.report_to);
+		assert_int_equal(out.primary.creation_time, b.primary.creation_time);
+		assert_int_equal(out.primary.sequence, b.primary.sequence);
+		assert_int_equal(out.primary.lifetime, b.primary.lifetime);
+		assert_int_equal(out.primary.frag_offset, b.primary.frag_offset);
+		assert_int_equal(out.primary.total_adu_len, b.primary.total_adu_len);
+		assert_int_equal(out.nblocks, b.nblocks);
+		for (unsigned k = 0; k < b.nblocks; k++) {
+			assert_int_equal(out.blocks[k].type, b.blocks[k].type);
+			assert_int_equal(out.blocks[k].number, b.blocks[k].number);
+			assert_int_equal(out.blocks[k].flags, b.blocks[k].flags);
+			assert_int_equal(out.blocks[k].crc_type, b.blocks[k].crc_type);
+		}
+		assert_false(out.findings & BPV7_F_NONCANONICAL);
+		assert_int_equal(bpv7_encode_alloc(&out, &again), n);
+		assert_memory_equal(again, buf, (size_t)n);
+		free(again);
+		free(buf);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(decode_accepts_public_vectors_and_reencodes_byte_exact),
+		cmocka_unit_test(decode_reports_rfc9173_example_findings),
+		cmocka_unit_test(decode_reads_ion_bundle_fields),
+		cmocka_unit_test(decode_rejects_bad_vectors_with_their_rule),
+		cmocka_unit_test(decoder_gives_same_result_for_every_chunk_size),
+		cmocka_unit_test(decoder_rejects_bad_vectors_in_every_chunk_size),
+		cmocka_unit_test(decoder_leaves_bytes_after_the_bundle_to_the_caller),
+		cmocka_unit_test(decode_rejects_each_rule_with_its_own_code),
+		cmocka_unit_test(decode_accepts_the_crafted_baseline),
+		cmocka_unit_test(decode_records_findings_without_failing),
+		cmocka_unit_test(decode_flags_noncanonical_cbor),
+		cmocka_unit_test(decode_checks_crcs_of_both_types),
+		cmocka_unit_test(decode_refuses_hostile_lengths_before_their_bytes),
+		cmocka_unit_test(decoder_stops_at_its_size_limit),
+		cmocka_unit_test(decode_refuses_more_blocks_than_the_limit),
+		cmocka_unit_test(unknown_blocks_follow_their_processing_flags),
+		cmocka_unit_test(unknown_blocks_are_reemitted_unchanged),
+		cmocka_unit_test(encoder_refuses_bundles_it_cannot_emit),
+		cmocka_unit_test(add_block_keeps_the_payload_last),
+		cmocka_unit_test(random_bundles_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
