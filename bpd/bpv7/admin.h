@@ -25,18 +25,18 @@ enum bpv7_reason {
 	BPV7_REASON_UNIDIRECTIONAL_LINK = 2,
 	BPV7_REASON_TRANSMISSION_CANCELED = 3,
 	BPV7_REASON_DEPLETED_STORAGE = 4,
-	BPV7_REASON_DEST_EID_UNINTELLIGIBLE = 5,
+	BPV7_REASON_DEST_EID_UNAVAILABLE = 5,
 	BPV7_REASON_NO_ROUTE = 6,
 	BPV7_REASON_NO_TIMELY_CONTACT = 7,
 	BPV7_REASON_BLOCK_UNINTELLIGIBLE = 8,
 	BPV7_REASON_HOP_LIMIT_EXCEEDED = 9,
 	BPV7_REASON_TRAFFIC_PARED = 10,
 	BPV7_REASON_BLOCK_UNSUPPORTED = 11,
-	BPV7_REASON_MISSING_SECURITY_SERVICE = 12,
-	BPV7_REASON_UNKNOWN_SECURITY_SERVICE = 13,
-	BPV7_REASON_UNEXPECTED_SECURITY_SERVICE = 14,
-	BPV7_REASON_FAILED_SECURITY_SERVICE = 15,
-	BPV7_REASON_CONFLICTING_SECURITY_SERVICES = 16,
+	BPV7_REASON_MISSING_SECURITY_OPERATION = 12,
+	BPV7_REASON_UNKNOWN_SECURITY_OPERATION = 13,
+	BPV7_REASON_UNEXPECTED_SECURITY_OPERATION = 14,
+	BPV7_REASON_FAILED_SECURITY_OPERATION = 15,
+	BPV7_REASON_CONFLICTING_SECURITY_OPERATION = 16,
 };
 
 /* The four status assertions, in the order of the status information array. */
@@ -67,7 +67,8 @@ struct bpv7_status_report {
 	uint64_t frag_len;
 };
 
-/* Name ("hop_limit_exceeded") and text of a reason code; "unassigned" past 16. */
+/* Name ("hop_limit_exceeded") and text of a reason code; "reserved" for 255,
+ * "unassigned" for the other codes past 16 (RFC 9171 9.5). */
 const char *bpv7_reason_name(uint64_t code);
 const char *bpv7_reason_message(uint64_t code);
 const char *bpv7_status_name(enum bpv7_status s);

@@ -75,6 +75,8 @@ static const struct text findings[BPV7_F_COUNT] = {
 	{ "fragment_range",
 	  "fragment offset plus payload length exceeds the total ADU length (RFC 9171 4.3.1)" },
 	{ "prev_node_not_node_id", "previous node is not a node ID (RFC 9171 4.4.1)" },
+	{ "dtn_no_demux_delimiter",
+	  "dtn EID lacks the '/' after the node name (RFC 9171 4.2.5.1.1)" },
 };
 
 const char *bpv7_error_name(enum bpv7_error_code code)

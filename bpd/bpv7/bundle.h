@@ -111,8 +111,9 @@ enum bpv7_finding {
 	BPV7_F_NONCANONICAL = 1u << 7,	     /* 4.1: CBOR not in deterministic encoding */
 	BPV7_F_FRAGMENT_RANGE = 1u << 8,     /* 4.3.1: offset + payload > total ADU length */
 	BPV7_F_PREV_NODE_NOT_NODE_ID = 1u << 9, /* 4.4.1: previous node is not a node ID */
+	BPV7_F_DTN_LEGACY = 1u << 10,	     /* 4.2.5.1.1: "dtn://node" without the "/" */
 };
-#define BPV7_F_COUNT 10
+#define BPV7_F_COUNT 11
 
 /*
  * The findings that make bpd refuse a bundle: ones that leave its processing

@@ -137,6 +137,8 @@ static int read_eid(struct parser *p, struct cbuf_rd *rd, struct bp_eid *eid, co
 		return fail(p, BPV7_E_EID, at, why ? why : field);
 	if (r < 0)
 		return check_read(p, rd, r, BPV7_E_EID, field);
+	if (bp_eid_dtn_legacy(eid))
+		p->b->findings |= BPV7_F_DTN_LEGACY;
 	return STEP_DONE;
 }
 
@@ -240,6 +242,8 @@ static int parse_ext(struct parser *p, struct bpv7_block *blk, size_t data_at)
 		r = bp_eid_decode(&rd, &blk->ext.prev_node, NULL);
 		if (r == 0 && !bp_eid_is_node_id(&blk->ext.prev_node))
 			p->b->findings |= BPV7_F_PREV_NODE_NOT_NODE_ID;
+		if (r == 0 && bp_eid_dtn_legacy(&blk->ext.prev_node))
+			p->b->findings |= BPV7_F_DTN_LEGACY;
 		break;
 	case BPV7_BLOCK_BUNDLE_AGE: /* 4.4.2 */
 		r = cbuf_read_uint(&rd, &blk->ext.age_ms);

@@ -35,7 +35,8 @@ struct bp_eid {
 	 * ipn: how many CBOR elements the SSP has (RFC 9758 6.1): 2
 	 * ([FQNN, service], FQNN = allocator << 32 | node) or 3 ([allocator,
 	 * node, service]). Decoding records the form received; encoding uses
-	 * it, 0 meaning 2.
+	 * it, 0 meaning 2. Parsing and bp_eid_set_ipn() pick 2 for allocator
+	 * 0 and 3 otherwise.
 	 */
 	uint8_t ipn_elems;
 	uint64_t allocator; /* ipn */
@@ -47,21 +48,42 @@ struct bp_eid {
 
 /* The null endpoint, dtn:none (RFC 9171 4.2.5.1.1). */
 void bp_eid_set_none(struct bp_eid *eid);
+/*
+ * ipn:node.service. `node` is an FQNN (RFC 9758 6.1.1): a value of 2^32 or
+ * more carries an allocator in its upper half, and the EID then encodes in
+ * the three-element form.
+ */
 void bp_eid_set_ipn(struct bp_eid *eid, uint64_t node, uint64_t service);
 
 /*
  * True for the null endpoint in either scheme: dtn:none, and ipn EIDs whose
- * node number is 0 (RFC 9758 ipn:0.0; ipn:0.x report-to is treated the same).
+ * FQNN is 0, i.e. allocator 0 and node 0 (RFC 9758 ipn:0.0; ipn:0.x
+ * report-to is treated the same).
  */
 bool bp_eid_is_null(const struct bp_eid *eid);
+/* Same scheme and value; the ipn element form does not count. */
 bool bp_eid_equal(const struct bp_eid *a, const struct bp_eid *b);
-/* Could this EID serve as a node ID (RFC 9171 4.2.5.2)? ipn:N.0, dtn://n/ */
+/*
+ * Could this EID serve as a node ID (RFC 9171 4.2.5.2)? ipn:N.0, dtn://n/;
+ * not the null endpoint.
+ */
 bool bp_eid_is_node_id(const struct bp_eid *eid);
 
 /*
+ * A dtn EID of the RFC 5050 form "dtn://node", without the "/" RFC 9171
+ * 4.2.5.1.1 requires after the node name. Decoding accepts it (peers send
+ * it, read as a node ID); text parsing does not.
+ */
+bool bp_eid_dtn_legacy(const struct bp_eid *eid);
+
+/*
  * CBOR form (RFC 9171 4.2.5.1: [scheme code, SSP]). Decode returns 0,
- * -ENODATA (more bytes needed, see cbuf_rd) or -EBADMSG; a bad EID leaves the
- * reader where it was. *ret_why, when given, names the rule on -EBADMSG.
+ * -ENODATA (more bytes needed, see cbuf_rd), -EBADMSG, or -EPROTONOSUPPORT
+ * for a well-formed EID of a scheme other than dtn and ipn; a failed decode
+ * leaves the reader (pos and noncanonical) where it was and *ret untouched.
+ * *ret_why, when given, names the rule on -EBADMSG and -EPROTONOSUPPORT
+ * (static text, stable). Encode expects a valid EID (as decode, parse and
+ * the setters make) and writes its shortest form.
  */
 int bp_eid_decode(struct cbuf_rd *rd, struct bp_eid *ret, const char **ret_why);
 void bp_eid_encode(struct cbuf_wr *wr, const struct bp_eid *eid);
@@ -70,7 +92,8 @@ void bp_eid_encode(struct cbuf_wr *wr, const struct bp_eid *eid);
  * Text form: "dtn:none", "dtn://node/demux", "ipn:N.S", "ipn:A.N.S",
  * "ipn:!.S". Parse returns 0 or -EINVAL (with *ret_why); the EID's ssp
  * points into text. Format writes like snprintf: returns the length the
- * text needs, NUL-terminates when cap > 0.
+ * text needs, NUL-terminates when cap > 0; -EINVAL for an invalid EID.
+ * Format writes allocator 0 as "ipn:N.S" and LocalNode as "ipn:!.S".
  */
 int bp_eid_parse(const char *text, size_t len, struct bp_eid *ret, const char **ret_why);
 int bp_eid_format(const struct bp_eid *eid, char *buf, size_t cap);
