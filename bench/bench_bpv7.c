@@ -29,8 +29,11 @@ static volatile uint64_t sink;
 
 static void build(struct bpv7_bundle *b, const uint8_t *payload, size_t len)
 {
-	struct bpv7_block pay = { .type = BPV7_BLOCK_PAYLOAD, .number = 1,
-				  .crc_type = BPV7_CRC_32C, .data = payload, .data_len = len };
+	struct bpv7_block pay = { .type = BPV7_BLOCK_PAYLOAD,
+				  .number = 1,
+				  .crc_type = BPV7_CRC_32C,
+				  .data = payload,
+				  .data_len = len };
 
 	bpv7_bundle_init(b);
 	b->primary.crc_type = BPV7_CRC_32C;
@@ -44,18 +47,18 @@ static void build(struct bpv7_bundle *b, const uint8_t *payload, size_t len)
 }
 
 /* Run fn for about `secs` seconds; returns operations per second. */
-#define MEASURE(secs, ops_out, body)                                                      \
-	do {                                                                              \
-		double t0_ = now(), t_;                                                   \
-		uint64_t n_ = 0;                                                          \
-		do {                                                                      \
-			for (int i_ = 0; i_ < 64; i_++) {                                 \
-				body;                                                     \
-			}                                                                 \
-			n_ += 64;                                                         \
-			t_ = now() - t0_;                                                 \
-		} while (t_ < (secs));                                                    \
-		(ops_out) = (double)n_ / t_;                                              \
+#define MEASURE(secs, ops_out, body)                                                               \
+	do {                                                                                       \
+		double t0_ = now(), t_;                                                            \
+		uint64_t n_ = 0;                                                                   \
+		do {                                                                               \
+			for (int i_ = 0; i_ < 64; i_++) {                                          \
+				body;                                                              \
+			}                                                                          \
+			n_ += 64;                                                                  \
+			t_ = now() - t0_;                                                          \
+		} while (t_ < (secs));                                                             \
+		(ops_out) = (double)n_ / t_;                                                       \
 	} while (0)
 
 static void bench_bundle(const char *name, size_t payload_len, double secs)

@@ -48,7 +48,8 @@ static const struct text errors[BPV7_E_COUNT] = {
 	[BPV7_E_BLOCK_DATA] = { "block_data",
 				"block-type-specific data is not a definite-length byte string "
 				"(RFC 9171 4.3.2)" },
-	[BPV7_E_NO_PAYLOAD] = { "no_payload", "the last block is not a payload block (RFC 9171 4.1)" },
+	[BPV7_E_NO_PAYLOAD] = { "no_payload",
+				"the last block is not a payload block (RFC 9171 4.1)" },
 	[BPV7_E_PAYLOAD_NOT_LAST] = { "payload_not_last",
 				      "a payload block is followed by another block (RFC 9171 4.1)" },
 	[BPV7_E_PAYLOAD_NUMBER] = { "payload_number",
@@ -62,8 +63,7 @@ static const struct text errors[BPV7_E_COUNT] = {
 static const struct text findings[BPV7_F_COUNT] = {
 	{ "no_primary_crc", "primary block has no CRC and no BIB targets it (RFC 9171 4.3.1)" },
 	{ "no_age_block", "creation time is 0 but there is no bundle age block (RFC 9171 4.4.2)" },
-	{ "admin_report_flags",
-	  "administrative record requests status reports (RFC 9171 4.2.3)" },
+	{ "admin_report_flags", "administrative record requests status reports (RFC 9171 4.2.3)" },
 	{ "anonymous_flags",
 	  "null source without 'must not fragment', or with report requests (RFC 9171 4.2.3)" },
 	{ "block_report_flag",

@@ -36,8 +36,8 @@ enum bpv7_crc_type {
 #define BPV7_BPF_RPT_FORWARDING 0x010000u
 #define BPV7_BPF_RPT_DELIVERY 0x020000u
 #define BPV7_BPF_RPT_DELETION 0x040000u
-#define BPV7_BPF_RPT_ALL                                                                      \
-	(BPV7_BPF_RPT_RECEPTION | BPV7_BPF_RPT_FORWARDING | BPV7_BPF_RPT_DELIVERY |             \
+#define BPV7_BPF_RPT_ALL                                                                           \
+	(BPV7_BPF_RPT_RECEPTION | BPV7_BPF_RPT_FORWARDING | BPV7_BPF_RPT_DELIVERY |                \
 	 BPV7_BPF_RPT_DELETION)
 
 /* Block processing control flags (RFC 9171 4.2.4). */
@@ -64,7 +64,7 @@ struct bpv7_primary {
 	struct bp_eid report_to;
 	uint64_t creation_time; /* DTN time, ms since 2000-01-01 UTC; 0 = no clock */
 	uint64_t sequence;
-	uint64_t lifetime; /* ms */
+	uint64_t lifetime;	/* ms */
 	uint64_t frag_offset;	/* only with BPV7_BPF_IS_FRAGMENT */
 	uint64_t total_adu_len; /* only with BPV7_BPF_IS_FRAGMENT */
 	uint32_t crc;		/* decoded: the CRC value received */
@@ -101,17 +101,17 @@ struct bpv7_block {
  * BPV7_F_REJECT_DEFAULT (docs/bpv7.md).
  */
 enum bpv7_finding {
-	BPV7_F_NO_PRIMARY_CRC = 1u << 0,     /* 4.3.1: no CRC and no BIB over block 0 */
-	BPV7_F_NO_AGE_BLOCK = 1u << 1,	     /* 4.4.2: creation time 0, no age block */
-	BPV7_F_ADMIN_REPORT_FLAGS = 1u << 2, /* 4.2.3: admin record asks for reports */
-	BPV7_F_ANON_FLAGS = 1u << 3,	     /* 4.2.3: null source, fragmentable or reports */
-	BPV7_F_BLOCK_REPORT_FLAG = 1u << 4,  /* 4.2.4: report-if-unprocessable on admin/anon */
-	BPV7_F_DUP_EXT_BLOCK = 1u << 5,	     /* 4.4: two previous node, age or hop blocks */
-	BPV7_F_HOP_LIMIT_RANGE = 1u << 6,    /* 4.4.3: hop limit outside 1..255 */
-	BPV7_F_NONCANONICAL = 1u << 7,	     /* 4.1: CBOR not in deterministic encoding */
-	BPV7_F_FRAGMENT_RANGE = 1u << 8,     /* 4.3.1: offset + payload > total ADU length */
+	BPV7_F_NO_PRIMARY_CRC = 1u << 0,	/* 4.3.1: no CRC and no BIB over block 0 */
+	BPV7_F_NO_AGE_BLOCK = 1u << 1,		/* 4.4.2: creation time 0, no age block */
+	BPV7_F_ADMIN_REPORT_FLAGS = 1u << 2,	/* 4.2.3: admin record asks for reports */
+	BPV7_F_ANON_FLAGS = 1u << 3,		/* 4.2.3: null source, fragmentable or reports */
+	BPV7_F_BLOCK_REPORT_FLAG = 1u << 4,	/* 4.2.4: report-if-unprocessable on admin/anon */
+	BPV7_F_DUP_EXT_BLOCK = 1u << 5,		/* 4.4: two previous node, age or hop blocks */
+	BPV7_F_HOP_LIMIT_RANGE = 1u << 6,	/* 4.4.3: hop limit outside 1..255 */
+	BPV7_F_NONCANONICAL = 1u << 7,		/* 4.1: CBOR not in deterministic encoding */
+	BPV7_F_FRAGMENT_RANGE = 1u << 8,	/* 4.3.1: offset + payload > total ADU length */
 	BPV7_F_PREV_NODE_NOT_NODE_ID = 1u << 9, /* 4.4.1: previous node is not a node ID */
-	BPV7_F_DTN_LEGACY = 1u << 10,	     /* 4.2.5.1.1: "dtn://node" without the "/" */
+	BPV7_F_DTN_LEGACY = 1u << 10,		/* 4.2.5.1.1: "dtn://node" without the "/" */
 };
 #define BPV7_F_COUNT 11
 
@@ -121,7 +121,7 @@ enum bpv7_finding {
  * The rest are tolerated because deployed peers and the RFCs' own examples
  * produce them (docs/bpv7.md, "Decoding policy").
  */
-#define BPV7_F_REJECT_DEFAULT                                                                 \
+#define BPV7_F_REJECT_DEFAULT                                                                      \
 	(BPV7_F_DUP_EXT_BLOCK | BPV7_F_FRAGMENT_RANGE | BPV7_F_HOP_LIMIT_RANGE)
 
 struct bpv7_bundle {
@@ -138,34 +138,34 @@ struct bpv7_bundle {
 /* Rules whose violation stops decoding (each its own code and message). */
 enum bpv7_error_code {
 	BPV7_E_OK = 0,
-	BPV7_E_CBOR,		/* malformed CBOR item */
-	BPV7_E_TRUNCATED,	/* input ended inside the bundle */
-	BPV7_E_TOO_LARGE,	/* over the decoder's size limit */
-	BPV7_E_TOO_MANY_BLOCKS, /* over BPV7_MAX_BLOCKS */
-	BPV7_E_NOT_INDEF_ARRAY, /* 4.1: bundle is not an indefinite-length array */
-	BPV7_E_TRAILING,	/* bytes after the bundle's break */
-	BPV7_E_PRIMARY_SHAPE,	/* 4.3.1: primary block not an array of 8..11 */
-	BPV7_E_PRIMARY_COUNT,	/* 4.3.1: element count disagrees with flags/CRC type */
-	BPV7_E_VERSION,		/* 4.3.1: version is not 7 */
-	BPV7_E_FIELD_TYPE,	/* a field is not of the CBOR type its rule requires */
-	BPV7_E_CRC_TYPE,	/* 4.2.1: CRC type not 0, 1 or 2 */
-	BPV7_E_CRC_FIELD,	/* 4.2.2: CRC not a byte string of the CRC type's size */
-	BPV7_E_PRIMARY_CRC,	/* 4.3.1: primary block CRC does not match */
-	BPV7_E_BLOCK_CRC,	/* 4.3.2: canonical block CRC does not match */
-	BPV7_E_EID,		/* 4.2.5.1: malformed EID */
-	BPV7_E_EID_SCHEME,	/* 4.2.5.1: URI scheme code not dtn or ipn */
-	BPV7_E_TIMESTAMP,	/* 4.2.7: creation timestamp not [uint, uint] */
-	BPV7_E_FRAG_OFFSET,	/* 4.3.1: fragment offset not below total ADU length */
-	BPV7_E_BLOCK_SHAPE,	/* 4.3.2: canonical block not an array of 5 or 6 */
-	BPV7_E_BLOCK_TYPE,	/* 4.3.2: block type 0 */
-	BPV7_E_BLOCK_NUMBER,	/* 4.1: block number 0, or 1 on a non-payload block */
-	BPV7_E_DUP_NUMBER,	/* 4.1: two blocks with one block number */
-	BPV7_E_BLOCK_DATA,	/* 4.3.2: block data not a definite-length byte string */
-	BPV7_E_NO_PAYLOAD,	/* 4.1: the last block is not a payload block */
+	BPV7_E_CBOR,		 /* malformed CBOR item */
+	BPV7_E_TRUNCATED,	 /* input ended inside the bundle */
+	BPV7_E_TOO_LARGE,	 /* over the decoder's size limit */
+	BPV7_E_TOO_MANY_BLOCKS,	 /* over BPV7_MAX_BLOCKS */
+	BPV7_E_NOT_INDEF_ARRAY,	 /* 4.1: bundle is not an indefinite-length array */
+	BPV7_E_TRAILING,	 /* bytes after the bundle's break */
+	BPV7_E_PRIMARY_SHAPE,	 /* 4.3.1: primary block not an array of 8..11 */
+	BPV7_E_PRIMARY_COUNT,	 /* 4.3.1: element count disagrees with flags/CRC type */
+	BPV7_E_VERSION,		 /* 4.3.1: version is not 7 */
+	BPV7_E_FIELD_TYPE,	 /* a field is not of the CBOR type its rule requires */
+	BPV7_E_CRC_TYPE,	 /* 4.2.1: CRC type not 0, 1 or 2 */
+	BPV7_E_CRC_FIELD,	 /* 4.2.2: CRC not a byte string of the CRC type's size */
+	BPV7_E_PRIMARY_CRC,	 /* 4.3.1: primary block CRC does not match */
+	BPV7_E_BLOCK_CRC,	 /* 4.3.2: canonical block CRC does not match */
+	BPV7_E_EID,		 /* 4.2.5.1: malformed EID */
+	BPV7_E_EID_SCHEME,	 /* 4.2.5.1: URI scheme code not dtn or ipn */
+	BPV7_E_TIMESTAMP,	 /* 4.2.7: creation timestamp not [uint, uint] */
+	BPV7_E_FRAG_OFFSET,	 /* 4.3.1: fragment offset not below total ADU length */
+	BPV7_E_BLOCK_SHAPE,	 /* 4.3.2: canonical block not an array of 5 or 6 */
+	BPV7_E_BLOCK_TYPE,	 /* 4.3.2: block type 0 */
+	BPV7_E_BLOCK_NUMBER,	 /* 4.1: block number 0, or 1 on a non-payload block */
+	BPV7_E_DUP_NUMBER,	 /* 4.1: two blocks with one block number */
+	BPV7_E_BLOCK_DATA,	 /* 4.3.2: block data not a definite-length byte string */
+	BPV7_E_NO_PAYLOAD,	 /* 4.1: the last block is not a payload block */
 	BPV7_E_PAYLOAD_NOT_LAST, /* 4.1: a payload block before the last block */
-	BPV7_E_PAYLOAD_NUMBER,	/* 4.1: payload block number is not 1 */
-	BPV7_E_NO_BLOCKS,	/* 4.1: no canonical block after the primary */
-	BPV7_E_EXT_DATA,	/* 4.4: previous node, age or hop count data malformed */
+	BPV7_E_PAYLOAD_NUMBER,	 /* 4.1: payload block number is not 1 */
+	BPV7_E_NO_BLOCKS,	 /* 4.1: no canonical block after the primary */
+	BPV7_E_EXT_DATA,	 /* 4.4: previous node, age or hop count data malformed */
 	BPV7_E_COUNT
 };
 

@@ -71,8 +71,8 @@ static int fail(struct parser *p, enum bpv7_error_code code, size_t offset, cons
  * would pass the size limit), a malformed CBOR item, or the rule `code` (the
  * item is well-formed CBOR of the wrong kind).
  */
-static int check_read(struct parser *p, const struct cbuf_rd *rd, int r,
-		       enum bpv7_error_code code, const char *detail)
+static int check_read(struct parser *p, const struct cbuf_rd *rd, int r, enum bpv7_error_code code,
+		      const char *detail)
 {
 	if (r >= 0)
 		return STEP_DONE;
@@ -187,10 +187,12 @@ static int parse_primary(struct parser *p, struct cbuf_rd *rd)
 		return s;
 	if (ts_n != 2)
 		return fail(p, BPV7_E_TIMESTAMP, rd->pos, "creation timestamp");
-	s = check_read(p, rd, cbuf_read_uint(rd, &pr->creation_time), BPV7_E_TIMESTAMP, "creation time");
+	s = check_read(p, rd, cbuf_read_uint(rd, &pr->creation_time), BPV7_E_TIMESTAMP,
+		       "creation time");
 	if (s != STEP_DONE)
 		return s;
-	s = check_read(p, rd, cbuf_read_uint(rd, &pr->sequence), BPV7_E_TIMESTAMP, "sequence number");
+	s = check_read(p, rd, cbuf_read_uint(rd, &pr->sequence), BPV7_E_TIMESTAMP,
+		       "sequence number");
 	if (s != STEP_DONE)
 		return s;
 	s = check_read(p, rd, cbuf_read_uint(rd, &pr->lifetime), BPV7_E_FIELD_TYPE, "lifetime");
@@ -200,10 +202,12 @@ static int parse_primary(struct parser *p, struct cbuf_rd *rd)
 	pr->total_adu_len = 0;
 	if (pr->flags & BPV7_BPF_IS_FRAGMENT) {
 		at = rd->pos;
-		s = check_read(p, rd, cbuf_read_uint(rd, &pr->frag_offset), BPV7_E_FIELD_TYPE, "fragment offset");
+		s = check_read(p, rd, cbuf_read_uint(rd, &pr->frag_offset), BPV7_E_FIELD_TYPE,
+			       "fragment offset");
 		if (s != STEP_DONE)
 			return s;
-		s = check_read(p, rd, cbuf_read_uint(rd, &pr->total_adu_len), BPV7_E_FIELD_TYPE, "total ADU length");
+		s = check_read(p, rd, cbuf_read_uint(rd, &pr->total_adu_len), BPV7_E_FIELD_TYPE,
+			       "total ADU length");
 		if (s != STEP_DONE)
 			return s;
 		if (pr->frag_offset >= pr->total_adu_len)
@@ -312,9 +316,8 @@ static int check_block_place(struct parser *p, const struct bpv7_block *blk, siz
 /* RFC 9171 4.3.2: one canonical block, from the reader's position. */
 static int parse_canonical(struct parser *p, struct cbuf_rd *rd)
 {
-	struct bpv7_block *blk = &p->b->blocks[p->b->nblocks < BPV7_MAX_BLOCKS
-							 ? p->b->nblocks
-							 : BPV7_MAX_BLOCKS - 1];
+	struct bpv7_block *blk =
+		&p->b->blocks[p->b->nblocks < BPV7_MAX_BLOCKS ? p->b->nblocks : BPV7_MAX_BLOCKS - 1];
 	struct bpv7_block tmp;
 	size_t start = rd->pos, at, data_at;
 	uint64_t n, crc_type;
@@ -352,7 +355,8 @@ static int parse_canonical(struct parser *p, struct cbuf_rd *rd)
 	if (n != (crc_type ? 6u : 5u))
 		return fail(p, BPV7_E_BLOCK_SHAPE, start, "item count disagrees with CRC type");
 	data_at = rd->pos;
-	s = check_read(p, rd, cbuf_read_bstr(rd, &tmp.data, &tmp.data_len), BPV7_E_BLOCK_DATA, NULL);
+	s = check_read(p, rd, cbuf_read_bstr(rd, &tmp.data, &tmp.data_len), BPV7_E_BLOCK_DATA,
+		       NULL);
 	if (s != STEP_DONE)
 		return s;
 	tmp.crc = 0;
@@ -462,17 +466,17 @@ static int parse(struct parser *p, const uint8_t *buf, size_t len)
 			return s;
 		p->noncanonical |= rd.noncanonical;
 		p->pos = rd.pos;
-		p->state = p->state == PARSE_START ? PARSE_BLOCKS
-				   : k == CBUF_BREAK ? PARSE_DONE
-						     : PARSE_BLOCKS;
+		p->state = p->state == PARSE_START ? PARSE_BLOCKS :
+			   k == CBUF_BREAK	   ? PARSE_DONE :
+						     PARSE_BLOCKS;
 	}
 	p->b->wire = buf;
 	p->b->wire_len = p->pos;
 	return STEP_DONE;
 }
 
-long bpv7_decode_prefix(const uint8_t *buf, size_t len, size_t max_size,
-			struct bpv7_bundle *ret, size_t *ret_need, struct bpv7_error *ret_err)
+long bpv7_decode_prefix(const uint8_t *buf, size_t len, size_t max_size, struct bpv7_bundle *ret,
+			size_t *ret_need, struct bpv7_error *ret_err)
 {
 	struct parser p;
 	int s;
@@ -503,10 +507,9 @@ int bpv7_decode(const uint8_t *buf, size_t len, size_t max_size, struct bpv7_bun
 	if (n == 0)
 		return -EBADMSG; /* ret_err says "truncated" */
 	if ((size_t)n != len) {
-		*ret_err = (struct bpv7_error){ .code = BPV7_E_TRAILING,
-						.offset = (size_t)n,
-						.block = -1,
-						.detail = NULL };
+		*ret_err = (struct bpv7_error){
+			.code = BPV7_E_TRAILING, .offset = (size_t)n, .block = -1, .detail = NULL
+		};
 		return -EBADMSG;
 	}
 	return 0;

@@ -35,8 +35,8 @@ int bpv7_decode(const uint8_t *buf, size_t len, size_t max_size, struct bpv7_bun
  * a bundle (*ret_need is then the total length known to be needed, a lower
  * bound), or -EBADMSG.
  */
-long bpv7_decode_prefix(const uint8_t *buf, size_t len, size_t max_size,
-			struct bpv7_bundle *ret, size_t *ret_need, struct bpv7_error *ret_err);
+long bpv7_decode_prefix(const uint8_t *buf, size_t len, size_t max_size, struct bpv7_bundle *ret,
+			size_t *ret_need, struct bpv7_error *ret_err);
 
 /*
  * Incremental decoder: bytes arrive in any chunking (a convergence layer's

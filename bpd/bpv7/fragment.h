@@ -31,8 +31,7 @@ int bpv7_fragment(const struct bpv7_bundle *b, const size_t *sizes, size_t n,
  * max_n means sizes is incomplete), -EMSGSIZE when even a 1-byte payload
  * would not fit, -EPERM when b must not be fragmented.
  */
-long bpv7_fragment_plan(const struct bpv7_bundle *b, size_t max_size, size_t *sizes,
-			size_t max_n);
+long bpv7_fragment_plan(const struct bpv7_bundle *b, size_t max_size, size_t *sizes, size_t max_n);
 
 /*
  * Reassemble the original bundle from fragments of one ADU given in any

@@ -21,12 +21,18 @@
 #include "vectors.h"
 
 static const char *const good_vectors[] = {
-	"bpv7/rfc9173_A1_original.hex",	      "bpv7/rfc9173_A1_final.hex",
-	"bpv7/rfc9173_A2_original.hex",	      "bpv7/rfc9173_A2_final.hex",
-	"bpv7/rfc9173_A3_original.hex",	      "bpv7/rfc9173_A3_final.hex",
-	"bpv7/rfc9173_A4_original.hex",	      "bpv7/rfc9173_A4_final.hex",
-	"bpv7/bsl_cose_draft_exA_nosec.hex",  "bpv7/ion52_unknown_block_type8.hex",
-	"bpv7/bp7rs12_reserved_block_flags.hex", "bpv7/bp7rs15_report_to_ipn0.hex",
+	"bpv7/rfc9173_A1_original.hex",
+	"bpv7/rfc9173_A1_final.hex",
+	"bpv7/rfc9173_A2_original.hex",
+	"bpv7/rfc9173_A2_final.hex",
+	"bpv7/rfc9173_A3_original.hex",
+	"bpv7/rfc9173_A3_final.hex",
+	"bpv7/rfc9173_A4_original.hex",
+	"bpv7/rfc9173_A4_final.hex",
+	"bpv7/bsl_cose_draft_exA_nosec.hex",
+	"bpv7/ion52_unknown_block_type8.hex",
+	"bpv7/bp7rs12_reserved_block_flags.hex",
+	"bpv7/bp7rs15_report_to_ipn0.hex",
 	"ion/ion_udp_bundle.hex",
 };
 
@@ -254,7 +260,9 @@ static void decoder_leaves_bytes_after_the_bundle_to_the_caller(void **state)
 /* ipn:2.1 -> ipn:1.2, created 0x2b000000 ms, sequence 40, lifetime 1000 s. */
 #define PRIMARY "88070000820282010282028202018202820201821a2b00000018281a000f4240"
 #define PAYLOAD "850101000041aa"
-#define AGE "850702000041" "00"
+#define AGE                                                                                        \
+	"850702000041"                                                                             \
+	"00"
 
 static const struct {
 	const char *name;
@@ -264,25 +272,32 @@ static const struct {
 	{ "outer is a uint", "01", BPV7_E_NOT_INDEF_ARRAY },
 	{ "outer is a definite array", "82" PRIMARY PAYLOAD, BPV7_E_NOT_INDEF_ARRAY },
 	{ "primary is a uint", "9f01" PAYLOAD "ff", BPV7_E_PRIMARY_SHAPE },
-	{ "primary has 7 items", "9f8707000082028201028202820201820201821a2b000000001828" PAYLOAD "ff",
+	{ "primary has 7 items",
+	  "9f8707000082028201028202820201820201821a2b000000001828" PAYLOAD "ff",
 	  BPV7_E_PRIMARY_SHAPE },
 	{ "primary 9 items without crc",
 	  "9f89070000820282010282028202018202820201821a2b00000018281a000f424000" PAYLOAD "ff",
 	  BPV7_E_PRIMARY_COUNT },
-	{ "version 6", "9f88060000820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
+	{ "version 6",
+	  "9f88060000820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
 	  BPV7_E_VERSION },
 	{ "flags as byte string",
-	  "9f8807400082028201028202820201820282020182" "1a2b0000000018281a000f4240" PAYLOAD "ff",
+	  "9f8807400082028201028202820201820282020182"
+	  "1a2b0000000018281a000f4240" PAYLOAD "ff",
 	  BPV7_E_FIELD_TYPE },
-	{ "crc type 3", "9f88070003820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
+	{ "crc type 3",
+	  "9f88070003820282010282028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
 	  BPV7_E_CRC_TYPE },
 	{ "ipn eid with one element",
 	  "9f880700008202810182028202018202820201821a2b00000018281a000f4240" PAYLOAD "ff",
 	  BPV7_E_EID },
-	{ "eid scheme 3", "9f88070000820300820282020182028202018218" "2818281a000f4240" PAYLOAD "ff",
+	{ "eid scheme 3",
+	  "9f88070000820300820282020182028202018218"
+	  "2818281a000f4240" PAYLOAD "ff",
 	  BPV7_E_EID_SCHEME },
 	{ "timestamp of 3 items",
-	  "9f8807000082028201028202820201820282020183000000" "1a000f4240" PAYLOAD "ff",
+	  "9f8807000082028201028202820201820282020183000000"
+	  "1a000f4240" PAYLOAD "ff",
 	  BPV7_E_TIMESTAMP },
 	{ "fragment offset at total",
 	  "9f8a070100820282010282028202018202820201821a2b00000018281a000f42400505" PAYLOAD "ff",
@@ -294,17 +309,24 @@ static const struct {
 	{ "block type 0", "9f" PRIMARY "850002000041aa" PAYLOAD "ff", BPV7_E_BLOCK_TYPE },
 	{ "block number 0", "9f" PRIMARY "850700000041aa" PAYLOAD "ff", BPV7_E_BLOCK_NUMBER },
 	{ "extension numbered 1", "9f" PRIMARY "85070100004100" PAYLOAD "ff", BPV7_E_BLOCK_NUMBER },
-	{ "duplicate block number", "9f" PRIMARY AGE "850a0200004382050" "0" PAYLOAD "ff",
+	{ "duplicate block number",
+	  "9f" PRIMARY AGE "850a0200004382050"
+	  "0" PAYLOAD "ff",
 	  BPV7_E_DUP_NUMBER },
 	{ "data is a text string", "9f" PRIMARY "850101000061aaff", BPV7_E_BLOCK_DATA },
 	{ "data is indefinite", "9f" PRIMARY "85010100005f41aaffff", BPV7_E_BLOCK_DATA },
-	{ "crc of wrong size", "9f" PRIMARY "860101000141aa44000000" "00ff", BPV7_E_CRC_FIELD },
+	{ "crc of wrong size",
+	  "9f" PRIMARY "860101000141aa44000000"
+	  "00ff",
+	  BPV7_E_CRC_FIELD },
 	{ "no payload", "9f" PRIMARY AGE "ff", BPV7_E_NO_PAYLOAD },
 	{ "payload before extension", "9f" PRIMARY PAYLOAD AGE "ff", BPV7_E_PAYLOAD_NOT_LAST },
 	{ "payload numbered 2", "9f" PRIMARY "850102000041aaff", BPV7_E_PAYLOAD_NUMBER },
 	{ "no blocks", "9f" PRIMARY "ff", BPV7_E_NO_BLOCKS },
 	{ "age is a text string", "9f" PRIMARY "8507020000426161" PAYLOAD "ff", BPV7_E_EXT_DATA },
-	{ "age with trailing byte", "9f" PRIMARY "850702000042" "0000" PAYLOAD "ff",
+	{ "age with trailing byte",
+	  "9f" PRIMARY "850702000042"
+	  "0000" PAYLOAD "ff",
 	  BPV7_E_EXT_DATA },
 	{ "hop count of one item", "9f" PRIMARY "850a020000428105" PAYLOAD "ff", BPV7_E_EXT_DATA },
 	{ "previous node not an eid", "9f" PRIMARY "85060200004105" PAYLOAD "ff", BPV7_E_EXT_DATA },
@@ -485,7 +507,7 @@ static void decode_checks_crcs_of_both_types(void **state)
 static void decode_refuses_hostile_lengths_before_their_bytes(void **state)
 {
 	static const char *const heads[] = {
-		"5a7fffffff",	     /* 2 GiB payload */
+		"5a7fffffff",	      /* 2 GiB payload */
 		"5bffffffffffffffff", /* 2^64-1: wraps naive length arithmetic */
 		"5bfffffffffffffff7",
 		"5b0000000100000000",
@@ -556,14 +578,17 @@ static void decode_refuses_more_blocks_than_the_limit(void **state)
 static void unknown_blocks_follow_their_processing_flags(void **state)
 {
 	struct bpv7_bundle b;
-	struct bpv7_block blk = { .type = 200, .number = 2, .data = (const uint8_t *)"", .data_len = 0 };
+	struct bpv7_block blk = {
+		.type = 200, .number = 2, .data = (const uint8_t *)"", .data_len = 0
+	};
 	bool report;
 
 	build_basic(&b, BPV7_CRC_32C, "x", 1);
 	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0); /* no flags: kept */
 	blk = (struct bpv7_block){ .type = 201, .number = 3, .flags = BPV7_BLKF_DISCARD_IF_UNPROC };
 	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
-	blk = (struct bpv7_block){ .type = BPV7_BLOCK_HOP_COUNT, .number = 4,
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_HOP_COUNT,
+				   .number = 4,
 				   .flags = BPV7_BLKF_DELETE_IF_UNPROC };
 	blk.ext.hop.limit = 9;
 	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0); /* known: untouched */
@@ -574,8 +599,10 @@ static void unknown_blocks_follow_their_processing_flags(void **state)
 	assert_int_equal(b.blocks[1].type, BPV7_BLOCK_HOP_COUNT);
 	assert_int_equal(b.blocks[2].type, BPV7_BLOCK_PAYLOAD);
 
-	blk = (struct bpv7_block){ .type = 202, .number = 5,
-				   .flags = BPV7_BLKF_REPORT_IF_UNPROC | BPV7_BLKF_DISCARD_IF_UNPROC };
+	blk = (struct bpv7_block){ .type = 202,
+				   .number = 5,
+				   .flags = BPV7_BLKF_REPORT_IF_UNPROC |
+					    BPV7_BLKF_DISCARD_IF_UNPROC };
 	assert_int_equal(bpv7_bundle_add_block(&b, &blk), 0);
 	assert_int_equal(bpv7_bundle_apply_unknown_blocks(&b, &report), 0);
 	assert_true(report);
@@ -650,8 +677,9 @@ static uint64_t rnd(uint64_t *s)
 
 static uint64_t rnd_uint(uint64_t *s)
 {
-	static const uint64_t edges[] = { 0, 23, 24, 255, 256, 65535, 65536, 0xffffffffull,
-					  0x100000000ull, UINT64_MAX };
+	static const uint64_t edges[] = {
+		0, 23, 24, 255, 256, 65535, 65536, 0xffffffffull, 0x100000000ull, UINT64_MAX
+	};
 	uint64_t r = rnd(s);
 
 	return r % 3 == 0 ? edges[(r >> 8) % 10] : r >> (r % 64);
@@ -732,8 +760,10 @@ static void build_random(uint64_t *s, struct bpv7_bundle *b, char text[9][64], u
 		}
 		assert_int_equal(bpv7_bundle_add_block(b, &blk), 0);
 	}
-	blk = (struct bpv7_block){ .type = BPV7_BLOCK_PAYLOAD, .number = 1,
-				   .flags = rnd_uint(s), .crc_type = (uint8_t)(rnd(s) % 3) };
+	blk = (struct bpv7_block){ .type = BPV7_BLOCK_PAYLOAD,
+				   .number = 1,
+				   .flags = rnd_uint(s),
+				   .crc_type = (uint8_t)(rnd(s) % 3) };
 	blk.data = payload;
 	blk.data_len = rnd(s) % max_payload;
 	assert_int_equal(bpv7_bundle_add_block(b, &blk), 0);

@@ -171,7 +171,11 @@ static void writer_measures_then_writes(void **state)
 	cbuf_write_tstr(&wr, "xyz", 3);
 	assert_true(cbuf_wr_ok(&wr));
 	assert_int_equal(wr.len, measured);
-	assert_memory_equal(out, "\x83\x1a\x00\x0f\x42\x40\x42" "ab" "\x63xyz", measured);
+	assert_memory_equal(out,
+			    "\x83\x1a\x00\x0f\x42\x40\x42"
+			    "ab"
+			    "\x63xyz",
+			    measured);
 
 	cbuf_wr_init(&wr, out, 4); /* too small: stops writing, keeps counting */
 	cbuf_write_uint(&wr, 1000000);

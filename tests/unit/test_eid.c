@@ -311,12 +311,12 @@ static const struct bad bads[] = {
 	{ "82011c", -EBADMSG, "dtn: SSP is neither a text string nor 0" },
 	{ "82017f652f2f612f62ff", -EBADMSG, "dtn: SSP is neither a text string nor 0" },
 	{ "820160", -EBADMSG, "dtn: missing \"//\"" },
-	{ "8201646e6f6e65", -EBADMSG, "dtn: missing \"//\"" },	/* "none" */
-	{ "8201632f612f", -EBADMSG, "dtn: missing \"//\"" },	/* "/a/" */
-	{ "8201635c5c61", -EBADMSG, "dtn: missing \"//\"" },	/* "\\a" */
-	{ "8201622f2f", -EBADMSG, "dtn: empty node name" },	/* "//" */
-	{ "8201632f2f2f", -EBADMSG, "dtn: empty node name" },	/* "///" */
-	{ "8201642f2f2f62", -EBADMSG, "dtn: empty node name" }, /* "///b" */
+	{ "8201646e6f6e65", -EBADMSG, "dtn: missing \"//\"" },		       /* "none" */
+	{ "8201632f612f", -EBADMSG, "dtn: missing \"//\"" },		       /* "/a/" */
+	{ "8201635c5c61", -EBADMSG, "dtn: missing \"//\"" },		       /* "\\a" */
+	{ "8201622f2f", -EBADMSG, "dtn: empty node name" },		       /* "//" */
+	{ "8201632f2f2f", -EBADMSG, "dtn: empty node name" },		       /* "///" */
+	{ "8201642f2f2f62", -EBADMSG, "dtn: empty node name" },		       /* "///b" */
 	{ "8201662f2f6120622f", -EBADMSG, "dtn: bad character in node name" }, /* space */
 	{ "8201662f2f613a312f", -EBADMSG, "dtn: bad character in node name" }, /* ':' */
 	{ "8201662f2f6140622f", -EBADMSG, "dtn: bad character in node name" }, /* '@' */
