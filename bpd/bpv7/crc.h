@@ -29,7 +29,7 @@
 uint16_t crc16_x25_update(uint16_t reg, const void *buf, size_t len);
 uint32_t crc32c_update(uint32_t reg, const void *buf, size_t len);
 uint32_t crc32c_update_sw(uint32_t reg, const void *buf, size_t len);
-/* Returns reg unchanged-equivalent result via software when !crc32c_hw_available(). */
+/* The CPU instruction; the same result through software when !crc32c_hw_available(). */
 uint32_t crc32c_update_hw(uint32_t reg, const void *buf, size_t len);
 bool crc32c_hw_available(void);
 
