@@ -405,16 +405,18 @@ static void record_findings(struct parser *p)
 		b->findings |= BPV7_F_NONCANONICAL;
 }
 
+/* RFC 9171 4.1: only an indefinite-length array head (0x9f) starts a bundle. */
 static int parse_start(struct parser *p, struct cbuf_rd *rd)
 {
-	uint64_t n;
-	bool indef;
-	int r = cbuf_read_array_any(rd, &n, &indef), s;
+	int s;
 
-	if (r == -ENODATA)
-		return check_read(p, rd, r, BPV7_E_NOT_INDEF_ARRAY, NULL);
-	if (r < 0 || !indef)
-		return fail(p, BPV7_E_NOT_INDEF_ARRAY, 0, NULL);
+	if (cbuf_rd_left(rd) == 0) {
+		p->need = rd->pos + 1;
+		return STEP_NEED_MORE;
+	}
+	if (rd->buf[rd->pos] != 0x9f)
+		return fail(p, BPV7_E_NOT_INDEF_ARRAY, rd->pos, NULL);
+	rd->pos++;
 	s = parse_primary(p, rd);
 	if (s != STEP_DONE)
 		return s;

@@ -236,6 +236,18 @@ static void decoder_rejects_bad_vectors_in_every_chunk_size(void **state)
 	}
 }
 
+static void decoder_refuses_a_non_bundle_at_its_first_byte(void **state)
+{
+	struct bpv7_decoder *d = bpv7_decoder_new(0);
+	size_t used;
+
+	/* Only 0x9f starts a bundle (RFC 9171 4.1): a CL can drop a bad peer at once. */
+	assert_int_equal(bpv7_decoder_feed(d, "\x5a", 1, &used), -EBADMSG);
+	assert_int_equal(bpv7_decoder_error(d)->code, BPV7_E_NOT_INDEF_ARRAY);
+	assert_int_equal(bpv7_decoder_error(d)->offset, 0);
+	bpv7_decoder_free(d);
+}
+
 static void decoder_leaves_bytes_after_the_bundle_to_the_caller(void **state)
 {
 	size_t len, used;
@@ -270,6 +282,7 @@ static const struct {
 	enum bpv7_error_code code;
 } crafted[] = {
 	{ "outer is a uint", "01", BPV7_E_NOT_INDEF_ARRAY },
+	{ "outer is an unfinished text string", "68656c6c6f", BPV7_E_NOT_INDEF_ARRAY },
 	{ "outer is a definite array", "82" PRIMARY PAYLOAD, BPV7_E_NOT_INDEF_ARRAY },
 	{ "primary is a uint", "9f01" PAYLOAD "ff", BPV7_E_PRIMARY_SHAPE },
 	{ "primary has 7 items",
@@ -823,6 +836,7 @@ int main(void)
 		cmocka_unit_test(decode_rejects_bad_vectors_with_their_rule),
 		cmocka_unit_test(decoder_gives_same_result_for_every_chunk_size),
 		cmocka_unit_test(decoder_rejects_bad_vectors_in_every_chunk_size),
+		cmocka_unit_test(decoder_refuses_a_non_bundle_at_its_first_byte),
 		cmocka_unit_test(decoder_leaves_bytes_after_the_bundle_to_the_caller),
 		cmocka_unit_test(decode_rejects_each_rule_with_its_own_code),
 		cmocka_unit_test(decode_accepts_the_crafted_baseline),
