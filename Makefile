@@ -24,7 +24,7 @@ ASAN_DIR := build-asan
 FUZZ_DIR := build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGET := fuzz_bpv7_decode
+FUZZ_TARGETS := fuzz_bpv7_decode fuzz_bpv7_fields
 FORMAT_DIRS := $(wildcard bpd libbp convergence include tools tests bench)
 
 # cmake --build runs its own make; keep our make's recursion state out of it.
@@ -84,28 +84,32 @@ test: deps
 fuzz-smoke: deps
 	CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 \
 		-DBPSOCK_FUZZ=ON -DBPSOCK_TESTS=ON -DBPSOCK_BENCH=OFF
-	$(CMAKE_BUILD) $(FUZZ_DIR) -j$(JOBS) --target $(FUZZ_TARGET)
-	@rm -rf $(FUZZ_DIR)/artifacts; mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(CMAKE_BUILD) $(FUZZ_DIR) -j$(JOBS) --target $(FUZZ_TARGETS)
+	@rm -rf $(FUZZ_DIR)/artifacts; mkdir -p $(FUZZ_DIR)/artifacts
+	@for t in $(FUZZ_TARGETS); do mkdir -p $(FUZZ_DIR)/corpus/$$t; done
 	@n=0; while IFS= read -r -d '' f; do \
 		seed=$${f#tests/vectors/}; seed=$${seed//\//_}; \
-		xxd -r -p "$$f" > "$(FUZZ_DIR)/corpus/seed_$${seed%.hex}.bin"; n=$$((n + 1)); \
+		xxd -r -p "$$f" > "$(FUZZ_DIR)/corpus/fuzz_bpv7_decode/seed_$${seed%.hex}.bin"; \
+		n=$$((n + 1)); \
 	done < <(find tests/vectors -name '*.hex' -print0); \
-	echo "fuzz-smoke: $$n seeds from tests/vectors, $(FUZZ_SECONDS) s"
-	@bin=$$(find $(FUZZ_DIR) -type f -name $(FUZZ_TARGET) -perm -u+x | head -n 1); \
-	if [ -z "$$bin" ]; then echo "fuzz-smoke: $(FUZZ_TARGET) was not built"; exit 1; fi; \
-	rc=0; "$$bin" -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
-		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
-		$(FUZZ_DIR)/corpus > $(FUZZ_DIR)/fuzz.log 2>&1 || rc=$$?; \
-	runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz.log); \
-	files=$$(find $(FUZZ_DIR)/corpus -type f | wc -l); \
-	if [ $$rc -ne 0 ]; then \
-		tail -n 60 $(FUZZ_DIR)/fuzz.log; \
-		echo "fuzz-smoke: FAILED: $(FUZZ_TARGET) exited $$rc after $${runs:-?} runs;" \
-			"log $(FUZZ_DIR)/fuzz.log, input in $(FUZZ_DIR)/artifacts/"; \
-		exit 1; \
-	fi; \
-	echo "fuzz-smoke: $(FUZZ_TARGET) passed: $${runs:-?} runs in $(FUZZ_SECONDS) s," \
-		"0 crashes, leaks or sanitizer reports; corpus $$files inputs"
+	echo "fuzz-smoke: $$n decoder seeds from tests/vectors, $(FUZZ_SECONDS) s per target"
+	@for t in $(FUZZ_TARGETS); do \
+		bin=$$(find $(FUZZ_DIR) -type f -name $$t -perm -u+x | head -n 1); \
+		if [ -z "$$bin" ]; then echo "fuzz-smoke: $$t was not built"; exit 1; fi; \
+		rc=0; "$$bin" -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
+			$(FUZZ_DIR)/corpus/$$t > $(FUZZ_DIR)/$$t.log 2>&1 || rc=$$?; \
+		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t.log); \
+		files=$$(find $(FUZZ_DIR)/corpus/$$t -type f | wc -l); \
+		if [ $$rc -ne 0 ]; then \
+			tail -n 60 $(FUZZ_DIR)/$$t.log; \
+			echo "fuzz-smoke: FAILED: $$t exited $$rc after $${runs:-?} runs;" \
+				"log $(FUZZ_DIR)/$$t.log, input in $(FUZZ_DIR)/artifacts/"; \
+			exit 1; \
+		fi; \
+		echo "fuzz-smoke: $$t passed: $${runs:-?} runs in $(FUZZ_SECONDS) s," \
+			"0 crashes, leaks or sanitizer reports; corpus $$files inputs"; \
+	done
 
 bench: build
 	@if [ -x $(BUILD_DIR)/bench/bench_bpv7 ]; then \
