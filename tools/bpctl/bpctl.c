@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpctl: the bpsock command-line tool. One table lists the commands; each
+ * brings its own help text and runs with its own argv (argv[0] = its name).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "decode_cmd.h"
+#include "encode_cmd.h"
+
+struct bpctl_cmd {
+	const char *name;
+	const char *summary; /* one line for the overview */
+	const char *usage;   /* full help: `bpctl help NAME`, `bpctl NAME --help` */
+	int (*run)(int argc, char **argv);
+};
+
+static int cmd_help(int argc, char **argv);
+
+static const char help_usage[] = "usage: bpctl help [COMMAND]\n"
+				 "\n"
+				 "Show the list of commands, or the help of one command.\n";
+
+static const struct bpctl_cmd cmds[] = {
+	{ "decode", "print a bundle (hex or binary) as JSON", decode_cmd_usage, decode_cmd_run },
+	{ "encode", "build a bundle from options, write it in binary or hex", encode_cmd_usage,
+	  encode_cmd_run },
+	{ "help", "show this overview or the help of one command", help_usage, cmd_help },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct bpctl_cmd *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	}
+	return NULL;
+}
+
+static void print_overview(FILE *f)
+{
+	(void)fputs("usage: bpctl COMMAND [ARGS...]\n"
+		    "       bpctl help [COMMAND]\n"
+		    "\n"
+		    "Commands:\n",
+		    f);
+	for (size_t i = 0; i < NCMDS; i++)
+		(void)fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	(void)fputs("\nRun 'bpctl help COMMAND' or 'bpctl COMMAND --help' for its options.\n", f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct bpctl_cmd *cmd;
+
+	if (argc < 2) {
+		print_overview(stdout);
+		return BPCTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		(void)fputs("bpctl: help: one command at most\n", stderr);
+		return BPCTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		cmd = cmd_find("help");
+	else
+		cmd = cmd_find(argv[1]);
+	if (!cmd) {
+		(void)fprintf(stderr, "bpctl: help: unknown command '%s' (see bpctl --help)\n",
+			      argv[1]);
+		return BPCTL_EXIT_USAGE;
+	}
+	(void)fputs(cmd->usage, stdout);
+	return BPCTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct bpctl_cmd *cmd;
+
+	if (argc < 2) {
+		print_overview(stderr);
+		return BPCTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		print_overview(stdout);
+		return BPCTL_EXIT_OK;
+	}
+	cmd = cmd_find(argv[1]);
+	if (!cmd) {
+		(void)fprintf(stderr, "bpctl: unknown command '%s' (see bpctl --help)\n", argv[1]);
+		return BPCTL_EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}
