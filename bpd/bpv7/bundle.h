@@ -129,7 +129,10 @@ struct bpv7_bundle {
 	struct bpv7_block blocks[BPV7_MAX_BLOCKS]; /* wire order; the payload is last */
 	unsigned nblocks;
 	uint32_t findings; /* enum bpv7_finding bits */
-	/* Decoded bundles: the wire bytes, and where the primary block ends. */
+	/*
+	 * Decoded bundles: the wire bytes, and the primary block's encoded
+	 * length (it starts at offset 1, after the array head).
+	 */
 	const uint8_t *wire;
 	size_t wire_len;
 	size_t primary_len;

@@ -420,7 +420,7 @@ static int parse_start(struct parser *p, struct cbuf_rd *rd)
 	s = parse_primary(p, rd);
 	if (s != STEP_DONE)
 		return s;
-	p->b->primary_len = rd->pos;
+	p->b->primary_len = rd->pos - 1;
 	return STEP_DONE;
 }
 

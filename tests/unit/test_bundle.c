@@ -106,6 +106,7 @@ static void decode_reports_rfc9173_example_findings(void **state)
 	assert_int_equal(b.primary.creation_time, 0);
 	assert_int_equal(b.primary.sequence, 40);
 	assert_int_equal(b.primary.lifetime, 1000000);
+	assert_int_equal(b.primary_len, 28); /* RFC 9173 A.1.1.1 */
 	assert_int_equal(b.nblocks, 1);
 	assert_int_equal(b.blocks[0].data_len, 35);
 	assert_memory_equal(b.blocks[0].data, "Ready to generate a 32-byte payload", 35);
