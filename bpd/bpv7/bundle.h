@@ -131,7 +131,9 @@ struct bpv7_bundle {
 	uint32_t findings; /* enum bpv7_finding bits */
 	/*
 	 * Decoded bundles: the wire bytes, and the primary block's encoded
-	 * length (it starts at offset 1, after the array head).
+	 * length (it starts at offset 1, after the array head). While both are
+	 * set the encoder copies that primary block verbatim; whoever changes a
+	 * primary field (e.g. to make a fragment) sets primary_len to 0.
 	 */
 	const uint8_t *wire;
 	size_t wire_len;
@@ -211,9 +213,10 @@ bool bpv7_block_type_known(uint64_t type);
 /*
  * RFC 9171 5.6 step 4 (and 4.2.4): apply the block processing flags of every
  * block whose type the node cannot process. Blocks flagged "discard" are
- * removed. Returns 1 when the bundle must be deleted ("block unintelligible"),
- * 0 otherwise; *ret_report is set when some unprocessable block asks for a
- * status report.
+ * removed. Returns 1 when the bundle must be deleted (reason "block
+ * unsupported", BPV7_REASON_BLOCK_UNSUPPORTED), 0 otherwise; *ret_report is
+ * set when some unprocessable block asks for a reception status report
+ * (reason "block unsupported" too).
  */
 int bpv7_bundle_apply_unknown_blocks(struct bpv7_bundle *b, bool *ret_report);
 

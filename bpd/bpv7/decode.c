@@ -87,42 +87,87 @@ static int check_read(struct parser *p, const struct cbuf_rd *rd, int r, enum bp
 	return fail(p, code, rd->pos, detail);
 }
 
-/*
- * RFC 9171 4.2.2, 4.3.1, 4.3.2: read the CRC field that ends the block that
- * began at `start`, and check it over the block with the CRC value zeroed.
- */
-static int read_crc(struct parser *p, struct cbuf_rd *rd, size_t start, uint8_t type,
-		    enum bpv7_error_code mismatch, uint32_t *ret_crc)
-{
-	static const uint8_t zeros[4];
-	size_t field = rd->pos;
+/* A block's CRC field, read before the block's end is known. */
+struct crc_field {
 	const uint8_t *value;
-	size_t len, want = type == BPV7_CRC_16 ? 2 : 4;
-	uint32_t got = 0, calc;
+	size_t len;
+	size_t at; /* offset of the field */
+};
+
+/* RFC 9171 4.2.2: a byte string of 2 (CRC-16) or 4 (CRC-32C) bytes. */
+static int read_crc_field(struct parser *p, struct cbuf_rd *rd, uint8_t type, struct crc_field *ret)
+{
 	int s;
 
-	s = check_read(p, rd, cbuf_read_bstr(rd, &value, &len), BPV7_E_CRC_FIELD, "crc");
+	ret->at = rd->pos;
+	s = check_read(p, rd, cbuf_read_bstr(rd, &ret->value, &ret->len), BPV7_E_CRC_FIELD, "crc");
 	if (s != STEP_DONE)
 		return s;
-	if (len != want)
-		return fail(p, BPV7_E_CRC_FIELD, field, "crc");
-	for (size_t i = 0; i < len; i++)
-		got = got << 8 | value[i];
+	if (ret->len != (type == BPV7_CRC_16 ? 2u : 4u))
+		return fail(p, BPV7_E_CRC_FIELD, ret->at, "crc");
+	return STEP_DONE;
+}
+
+/*
+ * RFC 9171 4.3.1, 4.3.2: the CRC covers every byte of the block, from its
+ * array head to its end (a closing break included), with the CRC value
+ * itself taken as zeros.
+ */
+static int check_crc(struct parser *p, const uint8_t *buf, size_t start, size_t end, uint8_t type,
+		     const struct crc_field *f, enum bpv7_error_code mismatch, uint32_t *ret_crc)
+{
+	static const uint8_t zeros[4];
+	size_t before = (size_t)(f->value - buf) - start;
+	size_t after = end - start - before - f->len;
+	uint32_t got = 0, calc;
+
+	for (size_t i = 0; i < f->len; i++)
+		got = got << 8 | f->value[i];
 	if (type == BPV7_CRC_16) {
-		uint16_t reg = crc16_x25_update(CRC16_X25_INIT, rd->buf + start,
-						(size_t)(value - rd->buf) - start);
+		uint16_t reg = crc16_x25_update(CRC16_X25_INIT, buf + start, before);
 
-		calc = (uint16_t)(crc16_x25_update(reg, zeros, 2) ^ CRC16_X25_XOROUT);
+		reg = crc16_x25_update(reg, zeros, 2);
+		calc = (uint16_t)(crc16_x25_update(reg, f->value + f->len, after) ^
+				  CRC16_X25_XOROUT);
 	} else {
-		uint32_t reg = crc32c_update(CRC32C_INIT, rd->buf + start,
-					     (size_t)(value - rd->buf) - start);
+		uint32_t reg = crc32c_update(CRC32C_INIT, buf + start, before);
 
-		calc = crc32c_update(reg, zeros, 4) ^ CRC32C_XOROUT;
+		reg = crc32c_update(reg, zeros, 4);
+		calc = crc32c_update(reg, f->value + f->len, after) ^ CRC32C_XOROUT;
 	}
 	*ret_crc = got;
 	if (calc != got)
-		return fail(p, mismatch, field, NULL);
+		return fail(p, mismatch, f->at, NULL);
 	return STEP_DONE;
+}
+
+/* An array being read: definite with a count, or ended by a break (RFC 9171 4.1). */
+struct frame {
+	uint64_t count;
+	bool indef;
+};
+
+static int open_frame(struct parser *p, struct cbuf_rd *rd, struct frame *f,
+		      enum bpv7_error_code code, const char *detail)
+{
+	return check_read(p, rd, cbuf_read_array_any(rd, &f->count, &f->indef), code, detail);
+}
+
+/*
+ * The array ends after `items` elements: a definite one said so in its head
+ * (checked by the caller), an indefinite one must close with a break here.
+ */
+static int close_frame(struct parser *p, struct cbuf_rd *rd, const struct frame *f,
+		       enum bpv7_error_code code, const char *detail)
+{
+	int r;
+
+	if (!f->indef)
+		return STEP_DONE;
+	r = cbuf_read_break(rd);
+	if (r == -EBADMSG)
+		return fail(p, code, rd->pos, detail);
+	return check_read(p, rd, r, code, detail);
 }
 
 static int read_eid(struct parser *p, struct cbuf_rd *rd, struct bp_eid *eid, const char *field)
@@ -142,18 +187,73 @@ static int read_eid(struct parser *p, struct cbuf_rd *rd, struct bp_eid *eid, co
 	return STEP_DONE;
 }
 
+/* RFC 9171 4.2.7: the creation timestamp, [time, sequence number]. */
+static int parse_timestamp(struct parser *p, struct cbuf_rd *rd, struct bpv7_primary *pr)
+{
+	struct frame f;
+	int s;
+
+	s = open_frame(p, rd, &f, BPV7_E_TIMESTAMP, "creation timestamp");
+	if (s != STEP_DONE)
+		return s;
+	if (!f.indef && f.count != 2)
+		return fail(p, BPV7_E_TIMESTAMP, rd->pos, "creation timestamp");
+	s = check_read(p, rd, cbuf_read_uint(rd, &pr->creation_time), BPV7_E_TIMESTAMP,
+		       "creation time");
+	if (s != STEP_DONE)
+		return s;
+	s = check_read(p, rd, cbuf_read_uint(rd, &pr->sequence), BPV7_E_TIMESTAMP,
+		       "sequence number");
+	if (s != STEP_DONE)
+		return s;
+	return close_frame(p, rd, &f, BPV7_E_TIMESTAMP, "creation timestamp");
+}
+
+/* RFC 9171 4.3.1: the fields after the CRC type, up to the CRC. */
+static int parse_primary_fields(struct parser *p, struct cbuf_rd *rd, struct bpv7_primary *pr)
+{
+	size_t at;
+	int s;
+
+	s = read_eid(p, rd, &pr->dest, "destination");
+	if (s == STEP_DONE)
+		s = read_eid(p, rd, &pr->source, "source");
+	if (s == STEP_DONE)
+		s = read_eid(p, rd, &pr->report_to, "report-to");
+	if (s == STEP_DONE)
+		s = parse_timestamp(p, rd, pr);
+	if (s == STEP_DONE)
+		s = check_read(p, rd, cbuf_read_uint(rd, &pr->lifetime), BPV7_E_FIELD_TYPE,
+			       "lifetime");
+	pr->frag_offset = 0;
+	pr->total_adu_len = 0;
+	if (s != STEP_DONE || !(pr->flags & BPV7_BPF_IS_FRAGMENT))
+		return s;
+	at = rd->pos;
+	s = check_read(p, rd, cbuf_read_uint(rd, &pr->frag_offset), BPV7_E_FIELD_TYPE,
+		       "fragment offset");
+	if (s == STEP_DONE)
+		s = check_read(p, rd, cbuf_read_uint(rd, &pr->total_adu_len), BPV7_E_FIELD_TYPE,
+			       "total ADU length");
+	if (s == STEP_DONE && pr->frag_offset >= pr->total_adu_len)
+		return fail(p, BPV7_E_FRAG_OFFSET, at, NULL);
+	return s;
+}
+
 /* RFC 9171 4.3.1: the primary block, from the reader's position. */
 static int parse_primary(struct parser *p, struct cbuf_rd *rd)
 {
 	struct bpv7_primary *pr = &p->b->primary;
 	size_t start = rd->pos, at;
-	uint64_t n, version, crc_type, ts_n;
+	uint64_t version, crc_type, want;
+	struct crc_field crc;
+	struct frame f;
 	int s;
 
-	s = check_read(p, rd, cbuf_read_array(rd, &n), BPV7_E_PRIMARY_SHAPE, "primary block");
+	s = open_frame(p, rd, &f, BPV7_E_PRIMARY_SHAPE, "primary block");
 	if (s != STEP_DONE)
 		return s;
-	if (n < 8 || n > 11)
+	if (!f.indef && (f.count < 8 || f.count > 11))
 		return fail(p, BPV7_E_PRIMARY_SHAPE, start, "primary block");
 	at = rd->pos;
 	s = check_read(p, rd, cbuf_read_uint(rd, &version), BPV7_E_FIELD_TYPE, "version");
@@ -171,52 +271,19 @@ static int parse_primary(struct parser *p, struct cbuf_rd *rd)
 	if (crc_type > BPV7_CRC_32C)
 		return fail(p, BPV7_E_CRC_TYPE, at, "primary block");
 	pr->crc_type = (uint8_t)crc_type;
-	if (n != 8u + (pr->flags & BPV7_BPF_IS_FRAGMENT ? 2u : 0u) + (crc_type ? 1u : 0u))
+	want = 8u + (pr->flags & BPV7_BPF_IS_FRAGMENT ? 2u : 0u) + (crc_type ? 1u : 0u);
+	if (!f.indef && f.count != want)
 		return fail(p, BPV7_E_PRIMARY_COUNT, start, NULL);
-	s = read_eid(p, rd, &pr->dest, "destination");
-	if (s != STEP_DONE)
-		return s;
-	s = read_eid(p, rd, &pr->source, "source");
-	if (s != STEP_DONE)
-		return s;
-	s = read_eid(p, rd, &pr->report_to, "report-to");
-	if (s != STEP_DONE)
-		return s;
-	s = check_read(p, rd, cbuf_read_array(rd, &ts_n), BPV7_E_TIMESTAMP, "creation timestamp");
-	if (s != STEP_DONE)
-		return s;
-	if (ts_n != 2)
-		return fail(p, BPV7_E_TIMESTAMP, rd->pos, "creation timestamp");
-	s = check_read(p, rd, cbuf_read_uint(rd, &pr->creation_time), BPV7_E_TIMESTAMP,
-		       "creation time");
-	if (s != STEP_DONE)
-		return s;
-	s = check_read(p, rd, cbuf_read_uint(rd, &pr->sequence), BPV7_E_TIMESTAMP,
-		       "sequence number");
-	if (s != STEP_DONE)
-		return s;
-	s = check_read(p, rd, cbuf_read_uint(rd, &pr->lifetime), BPV7_E_FIELD_TYPE, "lifetime");
-	if (s != STEP_DONE)
-		return s;
-	pr->frag_offset = 0;
-	pr->total_adu_len = 0;
-	if (pr->flags & BPV7_BPF_IS_FRAGMENT) {
-		at = rd->pos;
-		s = check_read(p, rd, cbuf_read_uint(rd, &pr->frag_offset), BPV7_E_FIELD_TYPE,
-			       "fragment offset");
-		if (s != STEP_DONE)
-			return s;
-		s = check_read(p, rd, cbuf_read_uint(rd, &pr->total_adu_len), BPV7_E_FIELD_TYPE,
-			       "total ADU length");
-		if (s != STEP_DONE)
-			return s;
-		if (pr->frag_offset >= pr->total_adu_len)
-			return fail(p, BPV7_E_FRAG_OFFSET, at, NULL);
-	}
+	s = parse_primary_fields(p, rd, pr);
+	if (s == STEP_DONE && crc_type)
+		s = read_crc_field(p, rd, pr->crc_type, &crc);
+	if (s == STEP_DONE)
+		s = close_frame(p, rd, &f, BPV7_E_PRIMARY_COUNT, NULL);
 	pr->crc = 0;
-	if (crc_type)
-		return read_crc(p, rd, start, pr->crc_type, BPV7_E_PRIMARY_CRC, &pr->crc);
-	return STEP_DONE;
+	if (s != STEP_DONE || !crc_type)
+		return s;
+	return check_crc(p, rd->buf, start, rd->pos, pr->crc_type, &crc, BPV7_E_PRIMARY_CRC,
+			 &pr->crc);
 }
 
 static unsigned ext_bit(uint64_t type)
@@ -238,6 +305,7 @@ static int parse_ext(struct parser *p, struct bpv7_block *blk, size_t data_at)
 {
 	struct cbuf_rd rd;
 	uint64_t n;
+	bool indef;
 	int r = 0;
 
 	cbuf_rd_init(&rd, blk->data, blk->data_len);
@@ -252,14 +320,16 @@ static int parse_ext(struct parser *p, struct bpv7_block *blk, size_t data_at)
 	case BPV7_BLOCK_BUNDLE_AGE: /* 4.4.2 */
 		r = cbuf_read_uint(&rd, &blk->ext.age_ms);
 		break;
-	case BPV7_BLOCK_HOP_COUNT: /* 4.4.3 */
-		r = cbuf_read_array(&rd, &n);
-		if (r == 0 && n != 2)
+	case BPV7_BLOCK_HOP_COUNT: /* 4.4.3, either array form (4.1) */
+		r = cbuf_read_array_any(&rd, &n, &indef);
+		if (r == 0 && !indef && n != 2)
 			r = -EBADMSG;
 		if (r == 0)
 			r = cbuf_read_uint(&rd, &blk->ext.hop.limit);
 		if (r == 0)
 			r = cbuf_read_uint(&rd, &blk->ext.hop.count);
+		if (r == 0 && indef)
+			r = cbuf_read_break(&rd);
 		if (r == 0 && (blk->ext.hop.limit < 1 || blk->ext.hop.limit > 255))
 			p->b->findings |= BPV7_F_HOP_LIMIT_RANGE;
 		break;
@@ -313,36 +383,25 @@ static int check_block_place(struct parser *p, const struct bpv7_block *blk, siz
 	return STEP_DONE;
 }
 
-/* RFC 9171 4.3.2: one canonical block, from the reader's position. */
-static int parse_canonical(struct parser *p, struct cbuf_rd *rd)
+/* RFC 9171 4.3.2: the block header, type to CRC type. */
+static int parse_block_header(struct parser *p, struct cbuf_rd *rd, struct bpv7_block *blk)
 {
-	struct bpv7_block *blk =
-		&p->b->blocks[p->b->nblocks < BPV7_MAX_BLOCKS ? p->b->nblocks : BPV7_MAX_BLOCKS - 1];
-	struct bpv7_block tmp;
-	size_t start = rd->pos, at, data_at;
-	uint64_t n, crc_type;
+	uint64_t crc_type;
+	size_t at = rd->pos;
 	int s;
 
-	memset(&tmp.ext, 0, sizeof(tmp.ext));
-
-	s = check_read(p, rd, cbuf_read_array(rd, &n), BPV7_E_BLOCK_SHAPE, "canonical block");
+	s = check_read(p, rd, cbuf_read_uint(rd, &blk->type), BPV7_E_FIELD_TYPE, "block type");
 	if (s != STEP_DONE)
 		return s;
-	if (n != 5 && n != 6)
-		return fail(p, BPV7_E_BLOCK_SHAPE, start, NULL);
-	at = rd->pos;
-	s = check_read(p, rd, cbuf_read_uint(rd, &tmp.type), BPV7_E_FIELD_TYPE, "block type");
-	if (s != STEP_DONE)
-		return s;
-	if (tmp.type == 0)
+	if (blk->type == 0)
 		return fail(p, BPV7_E_BLOCK_TYPE, at, NULL);
 	at = rd->pos;
-	s = check_read(p, rd, cbuf_read_uint(rd, &tmp.number), BPV7_E_FIELD_TYPE, "block number");
+	s = check_read(p, rd, cbuf_read_uint(rd, &blk->number), BPV7_E_FIELD_TYPE, "block number");
 	if (s != STEP_DONE)
 		return s;
-	if (tmp.number == 0)
+	if (blk->number == 0)
 		return fail(p, BPV7_E_BLOCK_NUMBER, at, "number 0 is the primary block's");
-	s = check_read(p, rd, cbuf_read_uint(rd, &tmp.flags), BPV7_E_FIELD_TYPE, "block flags");
+	s = check_read(p, rd, cbuf_read_uint(rd, &blk->flags), BPV7_E_FIELD_TYPE, "block flags");
 	if (s != STEP_DONE)
 		return s;
 	at = rd->pos;
@@ -351,23 +410,45 @@ static int parse_canonical(struct parser *p, struct cbuf_rd *rd)
 		return s;
 	if (crc_type > BPV7_CRC_32C)
 		return fail(p, BPV7_E_CRC_TYPE, at, "canonical block");
-	tmp.crc_type = (uint8_t)crc_type;
-	if (n != (crc_type ? 6u : 5u))
+	blk->crc_type = (uint8_t)crc_type;
+	return STEP_DONE;
+}
+
+/* RFC 9171 4.3.2: one canonical block, from the reader's position. */
+static int parse_canonical(struct parser *p, struct cbuf_rd *rd)
+{
+	struct bpv7_block tmp = { 0 }, *blk;
+	size_t start = rd->pos, data_at;
+	struct crc_field crc;
+	struct frame f;
+	int s;
+
+	s = open_frame(p, rd, &f, BPV7_E_BLOCK_SHAPE, "canonical block");
+	if (s != STEP_DONE)
+		return s;
+	if (!f.indef && f.count != 5 && f.count != 6)
+		return fail(p, BPV7_E_BLOCK_SHAPE, start, NULL);
+	s = parse_block_header(p, rd, &tmp);
+	if (s != STEP_DONE)
+		return s;
+	if (!f.indef && f.count != (tmp.crc_type ? 6u : 5u))
 		return fail(p, BPV7_E_BLOCK_SHAPE, start, "item count disagrees with CRC type");
 	data_at = rd->pos;
 	s = check_read(p, rd, cbuf_read_bstr(rd, &tmp.data, &tmp.data_len), BPV7_E_BLOCK_DATA,
 		       NULL);
+	if (s == STEP_DONE && tmp.crc_type)
+		s = read_crc_field(p, rd, tmp.crc_type, &crc);
+	if (s == STEP_DONE)
+		s = close_frame(p, rd, &f, BPV7_E_BLOCK_SHAPE,
+				"item count disagrees with CRC type");
+	if (s == STEP_DONE && tmp.crc_type)
+		s = check_crc(p, rd->buf, start, rd->pos, tmp.crc_type, &crc, BPV7_E_BLOCK_CRC,
+			      &tmp.crc);
+	if (s == STEP_DONE)
+		s = check_block_place(p, &tmp, start);
 	if (s != STEP_DONE)
 		return s;
-	tmp.crc = 0;
-	if (crc_type) {
-		s = read_crc(p, rd, start, tmp.crc_type, BPV7_E_BLOCK_CRC, &tmp.crc);
-		if (s != STEP_DONE)
-			return s;
-	}
-	s = check_block_place(p, &tmp, start);
-	if (s != STEP_DONE)
-		return s;
+	blk = &p->b->blocks[p->b->nblocks];
 	*blk = tmp;
 	s = parse_ext(p, blk, data_at);
 	if (s != STEP_DONE)
@@ -405,15 +486,20 @@ static void record_findings(struct parser *p)
 		b->findings |= BPV7_F_NONCANONICAL;
 }
 
+/* The next item's first byte has not arrived (cbuf_peek() sets no `need`). */
+static int need_byte(struct parser *p, struct cbuf_rd *rd)
+{
+	rd->need = rd->pos + 1;
+	return check_read(p, rd, -ENODATA, BPV7_E_CBOR, NULL);
+}
+
 /* RFC 9171 4.1: only an indefinite-length array head (0x9f) starts a bundle. */
 static int parse_start(struct parser *p, struct cbuf_rd *rd)
 {
 	int s;
 
-	if (cbuf_rd_left(rd) == 0) {
-		p->need = rd->pos + 1;
-		return STEP_NEED_MORE;
-	}
+	if (cbuf_rd_left(rd) == 0)
+		return need_byte(p, rd);
 	if (rd->buf[rd->pos] != 0x9f)
 		return fail(p, BPV7_E_NOT_INDEF_ARRAY, rd->pos, NULL);
 	rd->pos++;
@@ -428,8 +514,8 @@ static int parse_end(struct parser *p, struct cbuf_rd *rd)
 {
 	struct bpv7_bundle *b = p->b;
 
-	if (cbuf_read_break(rd) < 0)
-		return STEP_NEED_MORE; /* cannot happen: the caller peeked a break */
+	if (cbuf_read_break(rd) < 0) /* the caller peeked a break */
+		return fail(p, BPV7_E_CBOR, rd->pos, NULL);
 	if (b->nblocks == 0)
 		return fail(p, BPV7_E_NO_BLOCKS, rd->pos - 1, NULL);
 	if (b->blocks[b->nblocks - 1].type != BPV7_BLOCK_PAYLOAD)
@@ -460,7 +546,7 @@ static int parse(struct parser *p, const uint8_t *buf, size_t len)
 			if (k == CBUF_BREAK)
 				s = parse_end(p, &rd);
 			else if (k == -ENODATA)
-				s = check_read(p, &rd, k, BPV7_E_CBOR, NULL);
+				s = need_byte(p, &rd);
 			else
 				s = parse_canonical(p, &rd);
 		}
@@ -484,9 +570,12 @@ long bpv7_decode_prefix(const uint8_t *buf, size_t len, size_t max_size, struct 
 	int s;
 
 	parser_init(&p, ret, ret_err, max_size);
-	s = parse(&p, buf, len);
+	/* Bytes past the limit cannot belong to an acceptable bundle. */
+	s = parse(&p, buf, len < p.max_size ? len : p.max_size);
 	if (s < 0)
 		return s;
+	if (s == STEP_NEED_MORE && len > p.max_size)
+		return fail(&p, BPV7_E_TOO_LARGE, p.max_size, NULL);
 	if (s == STEP_NEED_MORE) {
 		*ret_need = p.need;
 		/* Report where a caller with no more bytes would fail. */

@@ -29,14 +29,12 @@
 #include <string.h>
 
 /* Deepest nesting skipped inside the SSP of a scheme we do not know. */
-#define EID_SKIP_DEPTH 16
 
 /* Stable `why` texts: callers and tests compare them. */
 #define WHY_NOT_PAIR "EID is not a 2-element array"
 #define WHY_SCHEME_TYPE "EID scheme is not an unsigned integer"
 #define WHY_SCHEME "unknown URI scheme"
 #define WHY_NO_SCHEME "missing URI scheme"
-#define WHY_SSP_MALFORMED "EID SSP is malformed CBOR"
 #define WHY_DTN_TYPE "dtn: SSP is neither a text string nor 0"
 #define WHY_DTN_UINT "dtn: SSP integer other than 0"
 #define WHY_DTN_LONG "dtn: SSP too long"
@@ -46,7 +44,7 @@
 #define WHY_DTN_PCT "dtn: bad percent-encoding in node name"
 #define WHY_DTN_DELIM "dtn: missing \"/\" after node name"
 #define WHY_DTN_DEMUX "dtn: bad character in demux"
-#define WHY_IPN_TYPE "ipn: SSP is not a definite-length array"
+#define WHY_IPN_TYPE "ipn: SSP is not an array"
 #define WHY_IPN_COUNT "ipn: SSP is not 2 or 3 elements"
 #define WHY_IPN_PARTS "ipn: too many components"
 
@@ -272,89 +270,123 @@ static int dtn_decode(struct cbuf_rd *rd, struct bp_eid *eid, const char **why)
 	return *why ? -EBADMSG : 0;
 }
 
-static int ipn_read(struct cbuf_rd *rd, enum ipn_field f, uint64_t *ret, const char **why)
+/* The field an ipn SSP element stands for, by the array's size and position. */
+static enum ipn_field ipn_field_at(unsigned count, unsigned i)
 {
-	int r = cbuf_read_uint(rd, ret);
+	static const enum ipn_field three[] = { IPN_ALLOCATOR, IPN_NODE, IPN_SERVICE };
 
-	if (r == -EBADMSG)
-		return bad(why, ipn_why[f].not_uint);
-	if (r == 0 && *ret > ipn_max[f])
-		return bad(why, ipn_why[f].big);
-	return r;
+	if (count == 3)
+		return three[i];
+	return i == 0 ? IPN_NODE : IPN_SERVICE;
+}
+
+/*
+ * The elements of an ipn SSP array: 2 or 3 unsigned integers, then the
+ * array's end. RFC 9171 4.1 allows the indefinite-length form, which ends
+ * with a break instead of a count (its fields are known only at the end).
+ */
+static int ipn_elements(struct cbuf_rd *rd, bool indef, uint64_t count, uint64_t v[3],
+			unsigned *ret_n, const char **why)
+{
+	unsigned n = 0;
+	int r;
+
+	while (indef ? cbuf_peek(rd) != CBUF_BREAK : n < count) {
+		if (n == 3)
+			return bad(why, WHY_IPN_COUNT);
+		r = cbuf_read_uint(rd, &v[n]);
+		if (r == -EBADMSG)
+			return bad(why,
+				   ipn_why[ipn_field_at(indef ? 2 : (unsigned)count, n)].not_uint);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	if (indef) {
+		r = cbuf_read_break(rd);
+		if (r < 0)
+			return r;
+	}
+	if (n != 2 && n != 3)
+		return bad(why, WHY_IPN_COUNT);
+	*ret_n = n;
+	return 0;
 }
 
 /* RFC 9758 6.1.1 ([FQNN, service]) and 6.1.2 ([allocator, node, service]). */
 static int ipn_decode(struct cbuf_rd *rd, struct bp_eid *eid, const char **why)
 {
-	uint64_t n, fqnn;
+	uint64_t count, v[3];
+	unsigned n, i;
+	bool indef;
 	int r;
 
-	r = cbuf_read_array(rd, &n);
+	r = cbuf_read_array_any(rd, &count, &indef);
 	if (r == -EBADMSG)
 		return bad(why, WHY_IPN_TYPE);
 	if (r < 0)
 		return r;
-	if (n != 2 && n != 3)
+	if (!indef && count != 2 && count != 3)
 		return bad(why, WHY_IPN_COUNT);
-	eid->ipn_elems = (uint8_t)n;
-	if (n == 3) {
-		r = ipn_read(rd, IPN_ALLOCATOR, &eid->allocator, why);
-		if (r == 0)
-			r = ipn_read(rd, IPN_NODE, &eid->node, why);
-	} else {
-		/* Any 64-bit FQNN is valid: both halves are 32-bit. */
-		r = cbuf_read_uint(rd, &fqnn);
-		if (r == -EBADMSG)
-			return bad(why, ipn_why[IPN_NODE].not_uint);
-		if (r == 0) {
-			eid->allocator = fqnn >> 32;
-			eid->node = fqnn & UINT32_MAX;
-		}
-	}
-	if (r == 0)
-		r = ipn_read(rd, IPN_SERVICE, &eid->service, why);
-	return r;
-}
-
-/*
- * A scheme we cannot interpret (RFC 9171 4.2.5.1 leaves the set open): wait
- * for the whole SSP and check it is CBOR, so the answer does not depend on
- * how much has arrived, then say "unknown" distinctly.
- */
-static int other_decode(struct cbuf_rd *rd, const char **why)
-{
-	int r = cbuf_skip(rd, EID_SKIP_DEPTH);
-
-	if (r == -EBADMSG)
-		return bad(why, WHY_SSP_MALFORMED);
+	r = ipn_elements(rd, indef, count, v, &n, why);
 	if (r < 0)
 		return r;
+	/* A 2-element FQNN may use all 64 bits: both halves are 32-bit. */
+	for (i = n == 3 ? 0 : 1; i < n; i++)
+		if (v[i] > ipn_max[ipn_field_at(n, i)])
+			return bad(why, ipn_why[ipn_field_at(n, i)].big);
+	eid->ipn_elems = (uint8_t)n;
+	eid->allocator = n == 3 ? v[0] : v[0] >> 32;
+	eid->node = n == 3 ? v[1] : v[0] & UINT32_MAX;
+	eid->service = v[n - 1];
+	return 0;
+}
+
+/* A scheme we cannot interpret (RFC 9171 4.2.5.1 leaves the set open). */
+static int bad_scheme(const char **why)
+{
 	*why = WHY_SCHEME;
 	return -EPROTONOSUPPORT;
 }
 
-/* RFC 9171 4.2.5.1: [scheme code, SSP]. */
+/*
+ * RFC 9171 4.2.5.1: [scheme code, SSP], either array form (4.1). A scheme
+ * other than dtn and ipn is refused as soon as its code is read: the code
+ * alone decides, and waiting for an SSP nobody will read would let a peer
+ * make an incremental decoder re-read a large item on every chunk.
+ */
 static int eid_decode(struct cbuf_rd *rd, struct bp_eid *eid, const char **why)
 {
 	uint64_t n, scheme;
+	bool indef;
 	int r;
 
-	r = cbuf_read_array(rd, &n);
-	if (r == -EBADMSG || (r == 0 && n != 2))
+	r = cbuf_read_array_any(rd, &n, &indef);
+	if (r == -EBADMSG || (r == 0 && !indef && n != 2))
 		return bad(why, WHY_NOT_PAIR);
 	if (r < 0)
 		return r;
 	r = cbuf_read_uint(rd, &scheme);
 	if (r == -EBADMSG)
-		return bad(why, WHY_SCHEME_TYPE);
+		return bad(why,
+			   indef && cbuf_peek(rd) == CBUF_BREAK ? WHY_NOT_PAIR : WHY_SCHEME_TYPE);
 	if (r < 0)
 		return r;
 	eid->scheme = (uint8_t)scheme;
+	if (indef && cbuf_peek(rd) == CBUF_BREAK)
+		return bad(why, WHY_NOT_PAIR);
 	if (scheme == BP_EID_DTN)
-		return dtn_decode(rd, eid, why);
-	if (scheme == BP_EID_IPN)
-		return ipn_decode(rd, eid, why);
-	return other_decode(rd, why);
+		r = dtn_decode(rd, eid, why);
+	else if (scheme == BP_EID_IPN)
+		r = ipn_decode(rd, eid, why);
+	else
+		return bad_scheme(why);
+	if (r < 0 || !indef)
+		return r;
+	r = cbuf_read_break(rd);
+	if (r == -EBADMSG)
+		return bad(why, WHY_NOT_PAIR);
+	return r;
 }
 
 int bp_eid_decode(struct cbuf_rd *rd, struct bp_eid *ret, const char **ret_why)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * BPv7 encoding (RFC 9171 4), deterministic CBOR (RFC 8949 4.2.1): shortest
- * heads and definite lengths everywhere but the bundle's own array (4.1).
+ * heads and definite lengths everywhere but the bundle's own array (4.1). A
+ * decoded bundle's primary block is copied as received (it is immutable).
  */
 #include "encode.h"
 
@@ -139,7 +140,11 @@ static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk)
 static void put_bundle(struct cbuf_wr *wr, const struct bpv7_bundle *b)
 {
 	cbuf_write_indef_array(wr);
-	put_primary(wr, &b->primary);
+	/* RFC 9171 4.3.1: a received primary block goes on unchanged, byte for byte. */
+	if (b->wire && b->primary_len)
+		cbuf_write_raw(wr, b->wire + 1, b->primary_len);
+	else
+		put_primary(wr, &b->primary);
 	for (unsigned i = 0; i < b->nblocks; i++)
 		put_block(wr, &b->blocks[i]);
 	cbuf_write_break(wr);

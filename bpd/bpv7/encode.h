@@ -2,7 +2,9 @@
 /*
  * BPv7 bundle encoding (RFC 9171 4) in deterministic CBOR (RFC 8949 4.2.1).
  *
- * The primary block is encoded from its fields, canonical blocks from their
+ * The primary block of a decoded bundle (wire and primary_len set) is
+ * copied verbatim, as RFC 9171 4.3.1 requires of a block that never changes;
+ * otherwise it is encoded from its fields. Canonical blocks are encoded from their
  * header fields and data (or, for previous node, bundle age and hop count
  * blocks without data, from their parsed value), and every CRC is computed
  * afresh. Decoding a bundle and encoding it again gives the same bytes for

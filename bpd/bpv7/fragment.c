@@ -25,10 +25,23 @@ static uint64_t adu_total(const struct bpv7_bundle *b, const struct bpv7_block *
 }
 
 /*
+ * Blocks every fragment carries whatever their flags: they describe the
+ * journey each fragment makes as a bundle of its own. A bundle created
+ * without a clock must carry its age (RFC 9171 4.4.2), and a hop limit or
+ * the previous node applies to each fragment (4.4.1, 4.4.3).
+ */
+static bool per_bundle_block(const struct bpv7_block *blk)
+{
+	return blk->type == BPV7_BLOCK_PREV_NODE || blk->type == BPV7_BLOCK_BUNDLE_AGE ||
+	       blk->type == BPV7_BLOCK_HOP_COUNT;
+}
+
+/*
  * The fragment of b carrying payload bytes [pos, pos + len). RFC 9171 5.8:
  * its primary block says "fragment" with offset and total ADU length; the
- * first fragment of the split keeps every extension block, the others only
- * those flagged "replicate in every fragment". Block data is shared.
+ * first fragment of the split keeps every extension block, the others those
+ * flagged "replicate in every fragment" and the per-bundle ones above.
+ * Block data is shared.
  */
 static void build_fragment(const struct bpv7_bundle *b, const struct bpv7_block *payload,
 			   bool first, size_t pos, size_t len, struct bpv7_bundle *f)
@@ -40,7 +53,8 @@ static void build_fragment(const struct bpv7_bundle *b, const struct bpv7_block 
 	f->primary.crc = 0;
 	f->nblocks = 0;
 	for (unsigned i = 0; i + 1 < b->nblocks; i++)
-		if (first || (b->blocks[i].flags & BPV7_BLKF_REPLICATE))
+		if (first || (b->blocks[i].flags & BPV7_BLKF_REPLICATE) ||
+		    per_bundle_block(&b->blocks[i]))
 			f->blocks[f->nblocks++] = b->blocks[i];
 	f->blocks[f->nblocks] = *payload;
 	f->blocks[f->nblocks].data = payload->data ? payload->data + pos : NULL;

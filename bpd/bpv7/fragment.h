@@ -17,8 +17,9 @@
 /*
  * Split b into n fragments whose payloads are sizes[0..n) bytes long, in
  * order, adding up to b's payload length (each > 0). The first fragment
- * keeps every block; the others keep the payload and the blocks flagged
- * "replicate in every fragment". A fragment of a fragment stays relative to
+ * keeps every block; the others keep the payload, the blocks flagged
+ * "replicate in every fragment", and the previous node, bundle age and hop
+ * count blocks (each fragment travels as a bundle of its own). A fragment of a fragment stays relative to
  * the original ADU. Returns 0, -EPERM when b's "must not be fragmented" flag is
  * set, -EINVAL for sizes that do not add up. ret_frags must hold n bundles.
  */

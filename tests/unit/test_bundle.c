@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "bundle.h"
+#include "crc.h"
 #include "decode.h"
 #include "encode.h"
 #include "vectors.h"
@@ -380,6 +381,104 @@ static void decode_accepts_the_crafted_baseline(void **state)
 	assert_int_equal(b.nblocks, 3);
 	assert_int_equal(b.blocks[1].ext.hop.limit, 5);
 	assert_int_equal(b.findings, BPV7_F_NO_PRIMARY_CRC);
+	free(buf);
+}
+
+/* Store the CRC-32C of buf[start..end) (field at value, zeroed) big-endian. */
+static void fill_crc32c(uint8_t *buf, size_t start, size_t end, size_t value)
+{
+	uint32_t crc;
+
+	memset(buf + value, 0, 4);
+	crc = crc32c(buf + start, end - start);
+	for (int i = 3; i >= 0; i--, crc >>= 8)
+		buf[value + (size_t)i] = (uint8_t)crc;
+}
+
+static void decode_accepts_indefinite_length_arrays_everywhere(void **state)
+{
+	/*
+	 * RFC 9171 4.1 does not prohibit indefinite-length items: primary block,
+	 * EIDs, timestamp, hop count data and canonical blocks all as 0x9f..0xff,
+	 * with the CRCs covering each block's closing break.
+	 */
+	size_t len;
+	uint8_t *buf = vector_from_hex("9f"
+				       "9f070002"
+				       "9f029f0102ffff"
+				       "8202820201"
+				       "9f02820201ff"
+				       "9f1a2b0000001828ff"
+				       "1a000f4240"
+				       "4400000000"
+				       "ff"
+				       "9f0a02000244"
+				       "9f0500ff"
+				       "4400000000"
+				       "ff"
+				       "9f01010000"
+				       "41aa"
+				       "ff"
+				       "ff",
+				       &len);
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	uint8_t *again = NULL;
+	long n;
+
+	/* primary: bytes [1, 43), CRC value at 38; hop count block: [43, 59), at 54 */
+	fill_crc32c(buf, 1, 43, 38);
+	fill_crc32c(buf, 43, 59, 54);
+	if (bpv7_decode(buf, len, 0, &b, &err) != 0)
+		fail_msg("%s at %zu", bpv7_error_name(err.code), err.offset);
+	assert_int_equal(b.primary.dest.node, 1);
+	assert_int_equal(b.primary.report_to.node, 2);
+	assert_int_equal(b.primary.sequence, 40);
+	assert_int_equal(b.blocks[0].ext.hop.limit, 5);
+	assert_int_equal(b.primary_len, 42);
+	/* Re-encoded: the primary block as received, the others definite. */
+	n = bpv7_encode_alloc(&b, &again);
+	assert_true(n > 0);
+	assert_memory_equal(again + 1, buf + 1, 42);
+	assert_int_equal(bpv7_decode(again, (size_t)n, 0, &b, &err), 0);
+	free(again);
+	/* A break in the wrong place is refused. */
+	buf[len - 2] = 0x00;
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), -EBADMSG);
+	free(buf);
+}
+
+static void decode_keeps_a_noncanonical_primary_block_verbatim(void **state)
+{
+	size_t len;
+	uint8_t *buf = vector_from_hex("9f88070000820282010282028202018202820201821a2b000000"
+				       "18281b00000000000f4240" PAYLOAD "ff",
+				       &len);
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+
+	assert_int_equal(bpv7_decode(buf, len, 0, &b, &err), 0);
+	assert_true(b.findings & BPV7_F_NONCANONICAL);
+	/* RFC 9171 4.3.1: the primary block is immutable; forwarding keeps it. */
+	assert_encodes_to(&b, buf, len);
+	b.primary_len = 0; /* as a caller that changed a primary field must */
+	assert_int_equal(bpv7_encoded_size(&b), (long)len - 4);
+	free(buf);
+}
+
+static void one_shot_decode_honours_the_size_limit(void **state)
+{
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	size_t len, need = 0;
+	uint8_t *buf = load("bpv7/rfc9173_A1_final.hex", &len);
+
+	assert_int_equal(bpv7_decode(buf, len, len - 1, &b, &err), -EBADMSG);
+	assert_int_equal(err.code, BPV7_E_TOO_LARGE);
+	assert_int_equal(bpv7_decode(buf, len, len, &b, &err), 0);
+	/* A prefix that ends between blocks still says what it needs next. */
+	assert_int_equal(bpv7_decode_prefix(buf, b.primary_len + 1, 0, &b, &need, &err), 0);
+	assert_true(need > b.primary_len + 1);
 	free(buf);
 }
 
@@ -841,6 +940,9 @@ int main(void)
 		cmocka_unit_test(decoder_leaves_bytes_after_the_bundle_to_the_caller),
 		cmocka_unit_test(decode_rejects_each_rule_with_its_own_code),
 		cmocka_unit_test(decode_accepts_the_crafted_baseline),
+		cmocka_unit_test(decode_accepts_indefinite_length_arrays_everywhere),
+		cmocka_unit_test(decode_keeps_a_noncanonical_primary_block_verbatim),
+		cmocka_unit_test(one_shot_decode_honours_the_size_limit),
 		cmocka_unit_test(decode_records_findings_without_failing),
 		cmocka_unit_test(decode_flags_noncanonical_cbor),
 		cmocka_unit_test(decode_checks_crcs_of_both_types),

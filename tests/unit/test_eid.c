@@ -289,7 +289,8 @@ static const struct bad bads[] = {
 	{ "80", -EBADMSG, "EID is not a 2-element array" },
 	{ "8101", -EBADMSG, "EID is not a 2-element array" },
 	{ "83010000", -EBADMSG, "EID is not a 2-element array" },
-	{ "9f0100ff", -EBADMSG, "EID is not a 2-element array" },
+	{ "9f01ff", -EBADMSG, "EID is not a 2-element array" },
+	{ "9f010000ff", -EBADMSG, "EID is not a 2-element array" },
 	{ "a10100", -EBADMSG, "EID is not a 2-element array" },
 	{ "652f2f612f62", -EBADMSG, "EID is not a 2-element array" },
 	{ "822000", -EBADMSG, "EID scheme is not an unsigned integer" },
@@ -299,8 +300,7 @@ static const struct bad bads[] = {
 	{ "820300", -EPROTONOSUPPORT, "unknown URI scheme" },
 	{ "820000", -EPROTONOSUPPORT, "unknown URI scheme" },
 	{ "821903e8826161a0", -EPROTONOSUPPORT, "unknown URI scheme" },
-	{ "82031c", -EBADMSG, "EID SSP is malformed CBOR" },
-	{ "8203ff", -EBADMSG, "EID SSP is malformed CBOR" },
+	{ "82031c", -EPROTONOSUPPORT, "unknown URI scheme" }, /* SSP never read */
 	/* dtn SSP: uint 0 or text (RFC 9171 4.2.5.1.1) */
 	{ "820101", -EBADMSG, "dtn: SSP integer other than 0" },
 	{ "82011bffffffffffffffff", -EBADMSG, "dtn: SSP integer other than 0" },
@@ -332,9 +332,8 @@ static const struct bad bads[] = {
 	{ "8201652f2f612f00", -EBADMSG, "dtn: bad character in demux" },   /* NUL */
 	{ "8201662f2f612fc3a9", -EBADMSG, "dtn: bad character in demux" }, /* UTF-8 */
 	/* ipn SSP (RFC 9758 6.1) */
-	{ "820200", -EBADMSG, "ipn: SSP is not a definite-length array" },
-	{ "8202652f2f612f62", -EBADMSG, "ipn: SSP is not a definite-length array" },
-	{ "82029f0102ff", -EBADMSG, "ipn: SSP is not a definite-length array" },
+	{ "820200", -EBADMSG, "ipn: SSP is not an array" },
+	{ "8202652f2f612f62", -EBADMSG, "ipn: SSP is not an array" },
 	{ "820280", -EBADMSG, "ipn: SSP is not 2 or 3 elements" },
 	{ "82028101", -EBADMSG, "ipn: SSP is not 2 or 3 elements" },
 	{ "82028400010203", -EBADMSG, "ipn: SSP is not 2 or 3 elements" },
@@ -464,18 +463,50 @@ static void decode_refuses_long_dtn_ssp_from_its_head(void **state)
 	assert_int_equal(decode(buf, 5, &eid, NULL), -ENODATA);
 }
 
-static void decode_waits_for_whole_unknown_scheme_ssp(void **state)
+static void decode_refuses_unknown_scheme_at_its_code(void **state)
 {
 	uint8_t buf[32];
 	struct bp_eid eid;
 	const char *why;
 	size_t len = unhex("8207820163616263", buf, sizeof(buf));
-	size_t cut;
 
-	for (cut = 0; cut < len; cut++)
-		assert_int_equal(decode(buf, cut, &eid, NULL), -ENODATA);
-	assert_int_equal(decode(buf, len, &eid, &why), -EPROTONOSUPPORT);
+	/* The scheme code decides: no waiting for an SSP nobody will read. */
+	assert_int_equal(decode(buf, 1, &eid, NULL), -ENODATA);
+	assert_int_equal(decode(buf, 2, &eid, &why), -EPROTONOSUPPORT);
 	assert_string_equal(why, "unknown URI scheme");
+	assert_int_equal(decode(buf, len, &eid, &why), -EPROTONOSUPPORT);
+}
+
+static void decode_accepts_indefinite_length_arrays(void **state)
+{
+	static const char *const forms[] = {
+		"9f02820102ff",	  /* outer array indefinite */
+		"82029f0102ff",	  /* ipn SSP indefinite */
+		"9f029f0102ffff", /* both */
+		"9f01652f2f612f62ff",
+	};
+	uint8_t buf[32];
+	struct bp_eid eid;
+	const char *why;
+
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		size_t len = unhex(forms[i], buf, sizeof(buf));
+
+		if (decode(buf, len, &eid, &why) != 0)
+			fail_msg("%s: %s", forms[i], why);
+		for (size_t cut = 0; cut < len; cut++)
+			assert_int_equal(decode(buf, cut, &eid, NULL), -ENODATA);
+	}
+	unhex("82029f010203ff", buf, sizeof(buf));
+	assert_int_equal(decode(buf, 7, &eid, &why), 0);
+	assert_int_equal(eid.ipn_elems, 3);
+	assert_int_equal(eid.allocator, 1);
+	assert_int_equal(eid.node, 2);
+	assert_int_equal(eid.service, 3);
+	unhex("82029f01020304ff", buf, sizeof(buf));
+	assert_int_equal(decode(buf, 8, &eid, &why), -EBADMSG);
+	unhex("82029f01ff", buf, sizeof(buf));
+	assert_int_equal(decode(buf, 5, &eid, &why), -EBADMSG);
 }
 
 /* RFC 8949 4.2.1 via cbuf: longer heads than needed are read and flagged. */
@@ -1055,7 +1086,8 @@ int main(void)
 		cmocka_unit_test(decode_works_without_why),
 		cmocka_unit_test(decode_accepts_dtn_ssp_at_limit),
 		cmocka_unit_test(decode_refuses_long_dtn_ssp_from_its_head),
-		cmocka_unit_test(decode_waits_for_whole_unknown_scheme_ssp),
+		cmocka_unit_test(decode_refuses_unknown_scheme_at_its_code),
+		cmocka_unit_test(decode_accepts_indefinite_length_arrays),
 		cmocka_unit_test(decode_marks_noncanonical_heads),
 		cmocka_unit_test(decode_failure_restores_noncanonical),
 		cmocka_unit_test(decode_reads_consecutive_eids),

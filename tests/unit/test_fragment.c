@@ -54,8 +54,9 @@ static const uint8_t opaque_data[] = { 0x63, 'x', 'y', 'z' };
 
 /*
  * A bundle built by hand with every kind of block: hop count and previous
- * node (not replicated), bundle age and an unknown type (replicated), and a
- * payload of len bytes in pattern.
+ * node (not flagged "replicate", carried by every fragment all the same),
+ * bundle age and an unknown type (flagged), and a payload of len bytes in
+ * pattern.
  */
 static void build_bundle(struct bpv7_bundle *b, uint8_t *payload, size_t len)
 {
@@ -139,7 +140,11 @@ static void check_split(const struct bpv7_bundle *b, const struct bpv7_bundle *f
 		assert_int_equal(fp->number, op->number);
 		assert_int_equal(fp->flags, op->flags);
 		for (unsigned j = 0; j + 1 < b->nblocks; j++) {
-			if (i > 0 && !(b->blocks[j].flags & BPV7_BLKF_REPLICATE))
+			uint64_t t = b->blocks[j].type;
+			bool per_bundle = t == BPV7_BLOCK_PREV_NODE || t == BPV7_BLOCK_BUNDLE_AGE ||
+					  t == BPV7_BLOCK_HOP_COUNT;
+
+			if (i > 0 && !(b->blocks[j].flags & BPV7_BLKF_REPLICATE) && !per_bundle)
 				continue;
 			assert_true(k + 1 < f->nblocks);
 			assert_block_shared(&f->blocks[k++], &b->blocks[j]);
@@ -150,21 +155,53 @@ static void check_split(const struct bpv7_bundle *b, const struct bpv7_bundle *f
 	assert_int_equal(pos, op->data_len);
 }
 
+static void every_fragment_of_a_clockless_bundle_carries_its_age(void **state)
+{
+	static uint8_t payload[100];
+	struct bpv7_bundle *b = bundle_new(), *frags = bundles_new(2), *out = bundle_new();
+	const size_t sizes[] = { 50, 50 };
+	struct bpv7_error err;
+	uint8_t *buf = NULL;
+	long n;
+
+	build_bundle(b, payload, sizeof(payload));
+	b->primary.creation_time = 0; /* RFC 9171 4.4.2: an age block is a must */
+	b->blocks[2].flags = 0;	      /* and not flagged "replicate" */
+	assert_int_equal(bpv7_fragment(b, sizes, 2, frags), 0);
+	n = bpv7_encode_alloc(&frags[1], &buf);
+	assert_true(n > 0);
+	assert_int_equal(bpv7_decode(buf, (size_t)n, 0, out, &err), 0);
+	assert_false(out->findings & BPV7_F_NO_AGE_BLOCK);
+	assert_non_null(bpv7_bundle_find(out, BPV7_BLOCK_BUNDLE_AGE));
+	assert_non_null(bpv7_bundle_find(out, BPV7_BLOCK_HOP_COUNT));
+	assert_non_null(bpv7_bundle_find(out, 192)); /* flagged "replicate" */
+	free(buf);
+	free(out);
+	free(frags);
+	free(b);
+}
+
 static void fragment_shares_blocks_and_payload(void **state)
 {
 	static uint8_t payload[1000];
 	struct bpv7_bundle *b = bundle_new(), *frags = bundles_new(3);
 	const size_t sizes[] = { 1, 600, 399 };
 
+	struct bpv7_block local = {
+		.type = 193, .number = 6, .data = opaque_data, .data_len = sizeof(opaque_data)
+	};
+
 	build_bundle(b, payload, sizeof(payload));
+	assert_int_equal(bpv7_bundle_add_block(b, &local), 0); /* not "replicate" */
 	assert_int_equal(bpv7_fragment(b, sizes, 3, frags), 0);
 	check_split(b, frags, sizes, 3);
-	/* First: all four extension blocks; the others: age and type 192. */
-	assert_int_equal(frags[0].nblocks, 5);
-	assert_int_equal(frags[1].nblocks, 3);
-	assert_int_equal(frags[2].nblocks, 3);
-	assert_int_equal(frags[2].blocks[0].type, BPV7_BLOCK_BUNDLE_AGE);
-	assert_int_equal(frags[2].blocks[1].type, 192);
+	/* First: all five extension blocks; the others all but type 193. */
+	assert_int_equal(frags[0].nblocks, 6);
+	assert_int_equal(frags[1].nblocks, 5);
+	assert_int_equal(frags[2].nblocks, 5);
+	assert_int_equal(frags[2].blocks[0].type, BPV7_BLOCK_HOP_COUNT);
+	assert_int_equal(frags[2].blocks[3].type, 192);
+	assert_int_equal(frags[2].blocks[4].type, BPV7_BLOCK_PAYLOAD);
 	free(frags);
 	free(b);
 }
@@ -749,6 +786,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fragment_shares_blocks_and_payload),
+		cmocka_unit_test(every_fragment_of_a_clockless_bundle_carries_its_age),
 		cmocka_unit_test(fragment_of_fragment_stays_relative_to_adu),
 		cmocka_unit_test(fragment_refuses_must_not_fragment),
 		cmocka_unit_test(fragment_refuses_sizes_that_do_not_add_up),
