@@ -269,14 +269,9 @@ int cbuf_read_array(struct cbuf_rd *rd, uint64_t *ret_count)
 
 int cbuf_read_array_any(struct cbuf_rd *rd, uint64_t *ret_count, bool *ret_indef)
 {
-	struct item it;
-	long n = next_item(rd, &it);
-
-	if (n < 0)
-		return (int)n;
-	/* 0x9f is the only indefinite head that starts an array. */
-	if (it.kind == CBUF_INDEF && rd->buf[rd->pos] == 0x9f) {
-		rd->pos += (size_t)n;
+	/* 0x9f is the one head of an indefinite-length array (RFC 8949 3.2.2). */
+	if (rd->pos < rd->len && rd->buf[rd->pos] == 0x9f) {
+		rd->pos++;
 		*ret_count = 0;
 		*ret_indef = true;
 		return 0;
@@ -316,19 +311,32 @@ int cbuf_read_break(struct cbuf_rd *rd)
 	return take(rd, CBUF_BREAK, &it);
 }
 
+/*
+ * Kinds from the first byte alone (RFC 8949 3): the parser peeks before
+ * every block, so this avoids a libcbor call. Simple values and floats
+ * (major type 7) are left to libcbor, which knows which are well-formed.
+ */
 int cbuf_peek(const struct cbuf_rd *rd)
 {
+	static const enum cbuf_kind kinds[] = { CBUF_UINT,  CBUF_NEGINT, CBUF_BSTR, CBUF_TSTR,
+						CBUF_ARRAY, CBUF_MAP,	 CBUF_TAG };
 	struct cbuf_rd copy = *rd;
 	struct item it;
-	long n = next_item(&copy, &it);
+	uint8_t major, info;
+	long n;
 
-	/* A string whose body is not all here still has a known kind. */
-	if (n == -ENODATA && copy.pos < copy.len) {
-		uint8_t major = rd->buf[rd->pos] >> 5;
-
-		if (major == 2 || major == 3)
-			return major == 2 ? CBUF_BSTR : CBUF_TSTR;
+	if (rd->pos == rd->len)
+		return -ENODATA;
+	major = rd->buf[rd->pos] >> 5;
+	info = rd->buf[rd->pos] & 0x1f;
+	if (major < 7) {
+		if (info >= 28 && info <= 30) /* reserved */
+			return -EBADMSG;
+		if (info == 31) /* indefinite length: strings and containers only */
+			return major >= 2 && major <= 5 ? CBUF_INDEF : -EBADMSG;
+		return (int)kinds[major];
 	}
+	n = next_item(&copy, &it);
 	if (n < 0)
 		return (int)n;
 	return (int)it.kind;

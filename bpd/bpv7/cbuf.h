@@ -73,8 +73,9 @@ int cbuf_read_break(struct cbuf_rd *rd);
 /* Skip one whole data item of any kind, nesting at most max_depth deep. */
 int cbuf_skip(struct cbuf_rd *rd, unsigned max_depth);
 /*
- * The kind of the next item without consuming it: >= 0 a cbuf_kind,
- * -ENODATA at the end of the buffer, -EBADMSG for a reserved head byte.
+ * The kind of the next item, from its first byte, without consuming it:
+ * >= 0 a cbuf_kind, -ENODATA when no byte is left (rd->need is not set),
+ * -EBADMSG for a reserved head byte. The rest of the item may be missing.
  */
 int cbuf_peek(const struct cbuf_rd *rd);
 
