@@ -704,38 +704,72 @@ static int reserve(struct bpv7_decoder *d, size_t n)
 	return 0;
 }
 
-int bpv7_decoder_feed(struct bpv7_decoder *d, const void *data, size_t len, size_t *ret_used)
+int bpv7_decoder_reserve(struct bpv7_decoder *d, size_t want, uint8_t **ret_ptr, size_t *ret_room)
 {
-	size_t take, before = d->len;
+	size_t room = d->p.max_size - d->len;
+	int r;
+
+	*ret_ptr = NULL;
+	*ret_room = 0;
+	if (d->status != 0)
+		return -EINVAL;
+	if (want > room)
+		want = room;
+	if (want == 0)
+		return 0;
+	r = reserve(d, want);
+	if (r < 0)
+		return r;
+	*ret_ptr = d->buf + d->len;
+	*ret_room = want;
+	return 0;
+}
+
+int bpv7_decoder_commit(struct bpv7_decoder *d, size_t n, size_t *ret_used)
+{
+	size_t before = d->len;
 	int r;
 
 	*ret_used = 0;
 	if (d->status != 0)
 		return d->status > 0 ? 1 : d->status;
-	take = d->p.max_size - d->len < len ? d->p.max_size - d->len : len;
-	r = reserve(d, take);
-	if (r < 0)
-		return r;
-	if (take)
-		memcpy(d->buf + d->len, data, take);
-	d->len += take;
+	if (n > d->cap - d->len)
+		return -EINVAL;
+	d->len += n;
 	r = parse(&d->p, d->buf, d->len);
 	if (r < 0) {
 		d->status = r;
 		return r;
 	}
 	if (r == STEP_NEED_MORE) {
-		if (take < len) { /* the limit cut the input yet more is needed */
-			d->status = fail(&d->p, BPV7_E_TOO_LARGE, d->len, NULL);
-			return d->status;
-		}
-		*ret_used = take;
+		if (d->len == d->p.max_size) /* full, and more is needed */
+			return d->status = fail(&d->p, BPV7_E_TOO_LARGE, d->len, NULL);
+		*ret_used = n;
 		return 0;
 	}
-	d->len = d->p.pos; /* bytes past the bundle belong to the caller */
+	/* Bytes past the bundle are the caller's: left behind, not taken. */
 	*ret_used = d->p.pos - before;
+	d->len = d->p.pos;
 	d->status = 1;
 	return 1;
+}
+
+int bpv7_decoder_feed(struct bpv7_decoder *d, const void *data, size_t len, size_t *ret_used)
+{
+	uint8_t *dst;
+	size_t room;
+	int r;
+
+	*ret_used = 0;
+	if (d->status != 0)
+		return d->status > 0 ? 1 : d->status;
+	r = bpv7_decoder_reserve(d, len, &dst, &room);
+	if (r < 0)
+		return r;
+	if (room)
+		memcpy(dst, data, room);
+	/* Input the limit cut off is not lost silently: commit says "too large". */
+	return bpv7_decoder_commit(d, room, ret_used);
 }
 
 const struct bpv7_bundle *bpv7_decoder_bundle(const struct bpv7_decoder *d)

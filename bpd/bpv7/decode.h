@@ -61,6 +61,18 @@ void bpv7_decoder_reset(struct bpv7_decoder *d);
  */
 int bpv7_decoder_feed(struct bpv7_decoder *d, const void *data, size_t len, size_t *ret_used);
 
+/*
+ * The same without the copy: reserve room for up to `want` bytes at the end
+ * of the decoder's buffer (*ret_room may be less: the size limit), read()
+ * into *ret_ptr, then commit the bytes written. commit returns as feed does;
+ * bytes past the bundle's end stay unparsed in the buffer (so a caller
+ * reserves only what its framing says belongs to this bundle). reserve
+ * returns 0, -ENOMEM, or -EINVAL after the decoder finished or failed;
+ * commit -EINVAL for more bytes than were reserved.
+ */
+int bpv7_decoder_reserve(struct bpv7_decoder *d, size_t want, uint8_t **ret_ptr, size_t *ret_room);
+int bpv7_decoder_commit(struct bpv7_decoder *d, size_t n, size_t *ret_used);
+
 const struct bpv7_bundle *bpv7_decoder_bundle(const struct bpv7_decoder *d);
 struct bpv7_bundle *bpv7_decoder_bundle_mut(struct bpv7_decoder *d);
 const struct bpv7_error *bpv7_decoder_error(const struct bpv7_decoder *d);

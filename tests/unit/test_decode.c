@@ -217,6 +217,53 @@ static void decoder_rejects_bad_vectors_in_every_chunk_size(void **state)
 	}
 }
 
+static void decoder_takes_reads_straight_into_its_buffer(void **state)
+{
+	size_t len, used, total = 0;
+	uint8_t *buf = vector_must_load("bpv7/rfc9173_A3_final.hex", &len);
+	struct bpv7_decoder *d = bpv7_decoder_new(0);
+	const struct bpv7_bundle *b;
+	int r = 0;
+
+	/* As a convergence layer would: read() into reserved room, commit. */
+	while (r == 0) {
+		uint8_t *dst;
+		size_t room, n;
+
+		assert_int_equal(bpv7_decoder_reserve(d, 10, &dst, &room), 0);
+		assert_int_equal(room, 10);
+		n = len - total < room ? len - total : room;
+		memcpy(dst, buf + total, n);
+		r = bpv7_decoder_commit(d, n, &used);
+		total += used;
+	}
+	assert_int_equal(r, 1);
+	assert_int_equal(total, len);
+	b = bpv7_decoder_bundle(d);
+	assert_non_null(b);
+	assert_encodes_to(b, buf, len);
+	/* The payload lies in the decoder's own buffer: it was never copied. */
+	assert_ptr_equal(bpv7_bundle_payload_const(b)->data, b->wire + len - 1 - 35);
+	bpv7_decoder_free(d);
+	free(buf);
+}
+
+static void decoder_reserve_stops_at_the_size_limit(void **state)
+{
+	struct bpv7_decoder *d = bpv7_decoder_new(100);
+	uint8_t *dst;
+	size_t room, used;
+
+	assert_int_equal(bpv7_decoder_reserve(d, 1000, &dst, &room), 0);
+	assert_int_equal(room, 100);
+	assert_int_equal(bpv7_decoder_commit(d, 101, &used), -EINVAL);
+	memset(dst, 0x9f, room); /* a bundle head and then nonsense */
+	assert_int_equal(bpv7_decoder_commit(d, 1, &used), 0);
+	assert_int_equal(bpv7_decoder_reserve(d, 1000, &dst, &room), 0);
+	assert_int_equal(room, 99);
+	bpv7_decoder_free(d);
+}
+
 static void decoder_refuses_a_non_bundle_at_its_first_byte(void **state)
 {
 	struct bpv7_decoder *d = bpv7_decoder_new(0);
@@ -633,6 +680,8 @@ int main(void)
 		cmocka_unit_test(decode_rejects_bad_vectors_with_their_rule),
 		cmocka_unit_test(decoder_gives_same_result_for_every_chunk_size),
 		cmocka_unit_test(decoder_rejects_bad_vectors_in_every_chunk_size),
+		cmocka_unit_test(decoder_takes_reads_straight_into_its_buffer),
+		cmocka_unit_test(decoder_reserve_stops_at_the_size_limit),
 		cmocka_unit_test(decoder_refuses_a_non_bundle_at_its_first_byte),
 		cmocka_unit_test(decoder_leaves_bytes_after_the_bundle_to_the_caller),
 		cmocka_unit_test(decode_rejects_each_rule_with_its_own_code),
