@@ -7,7 +7,11 @@
 #include "bp/proto.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 enum field_kind {
 	KIND_NONE = 0, /* not allowed in this message type */
@@ -364,4 +368,21 @@ long bp_msg_end(struct bp_msg_wr *w)
 	put_be(w, len, 4);
 	w->len = len;
 	return (long)len;
+}
+
+int bp_proto_socket_path(char *buf, size_t cap)
+{
+	const char *env = getenv("BPD_SOCKET"), *run = getenv("XDG_RUNTIME_DIR");
+	struct sockaddr_un sun;
+	int n;
+
+	if (env && *env)
+		n = snprintf(buf, cap, "%s", env);
+	else if (run && *run)
+		n = snprintf(buf, cap, "%s/bpsock/bpd.sock", run);
+	else
+		n = snprintf(buf, cap, "/tmp/bpsock-%u/bpd.sock", (unsigned)getuid());
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	return n;
 }

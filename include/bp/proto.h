@@ -125,6 +125,14 @@ const struct bp_msg_field *bp_msg_find(const struct bp_msg *m, enum bp_field tag
 /* The integer field's value, or def when the message has none. */
 uint64_t bp_msg_u64(const struct bp_msg *m, enum bp_field tag, uint64_t def);
 
+/*
+ * Where bpd listens unless told otherwise: $BPD_SOCKET if set, else
+ * $XDG_RUNTIME_DIR/bpsock/bpd.sock, else /tmp/bpsock-UID/bpd.sock. Writes
+ * like snprintf; returns the length the path needs, or -ENAMETOOLONG when it
+ * exceeds a sockaddr_un path.
+ */
+int bp_proto_socket_path(char *buf, size_t cap);
+
 /* Stable names, for logs and tools. */
 const char *bp_msg_type_name(uint8_t type);
 const char *bp_field_name(uint16_t tag);
