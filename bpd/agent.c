@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bundle protocol agent (RFC 9171 5) for one node: builds bundles for
+ * local senders, stores them, and delivers those for local endpoints.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bp/bp.h"
+#include "decode.h"
+#include "encode.h"
+#include "log.h"
+#include "node.h"
+#include "store.h"
+
+/* Unix time of the DTN epoch, 2000-01-01T00:00:00Z, in ms (RFC 9171 4.2.6). */
+#define DTN_EPOCH_UNIX_MS 946684800000ull
+#define EID_TEXT_MAX 1100
+
+/* Bundles waiting for one endpoint, oldest first. */
+struct id_queue {
+	uint64_t *ids;
+	size_t head, len, cap;
+};
+
+/* A local endpoint: its queue outlives any one registration. */
+struct endpoint {
+	struct endpoint *next;
+	struct bp_eid eid;
+	char text[EID_TEXT_MAX];
+	struct id_queue queue;
+	struct agent_binding *binding;
+};
+
+struct agent_binding {
+	struct agent *a;
+	struct endpoint *ep;
+	const struct agent_sink_ops *ops;
+	void *ctx;
+	bool paused;   /* the sink said -EAGAIN */
+	uint64_t *out; /* delivered, not yet consumed */
+	size_t nout, capout;
+};
+
+struct agent {
+	struct ev_loop *loop;
+	const struct node_id *node;
+	struct store *store;
+	struct endpoint *endpoints;
+	uint64_t last_ms, seq; /* creation timestamps (RFC 9171 4.2.7) */
+};
+
+/* A send in flight: the bundle is being stored. */
+struct send_op {
+	struct agent *a;
+	agent_send_done_fn *done;
+	void *ctx;
+	struct agent_sent sent;
+	bool local; /* for an endpoint of this node */
+	char dest[EID_TEXT_MAX];
+};
+
+static uint64_t dtn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - DTN_EPOCH_UNIX_MS;
+}
+
+/* Queues */
+
+static int queue_push(struct id_queue *q, uint64_t id, bool front)
+{
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 16;
+		uint64_t *ids = malloc(cap * sizeof(*ids));
+
+		if (!ids)
+			return -ENOMEM;
+		for (size_t i = 0; i < q->len; i++)
+			ids[i] = q->ids[(q->head + i) % q->cap];
+		free(q->ids);
+		q->ids = ids;
+		q->head = 0;
+		q->cap = cap;
+	}
+	if (front) {
+		q->head = (q->head + q->cap - 1) % q->cap;
+		q->ids[q->head] = id;
+	} else {
+		q->ids[(q->head + q->len) % q->cap] = id;
+	}
+	q->len++;
+	return 0;
+}
+
+static uint64_t queue_pop(struct id_queue *q)
+{
+	uint64_t id = q->ids[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return id;
+}
+
+/* Endpoints */
+
+static struct endpoint *endpoint_find(struct agent *a, const struct bp_eid *eid)
+{
+	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next)
+		if (bp_eid_equal(&ep->eid, eid))
+			return ep;
+	return NULL;
+}
+
+static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
+{
+	struct endpoint *ep = endpoint_find(a, eid);
+	const char *why;
+	int n;
+
+	if (ep)
+		return ep;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return NULL;
+	n = bp_eid_format(eid, ep->text, sizeof(ep->text));
+	if (n < 0 || (size_t)n >= sizeof(ep->text)) {
+		free(ep);
+		return NULL;
+	}
+	/* Keep an EID whose text is our own copy. */
+	if (bp_eid_parse(ep->text, (size_t)n, &ep->eid, &why) < 0) {
+		free(ep);
+		return NULL;
+	}
+	ep->next = a->endpoints;
+	a->endpoints = ep;
+	return ep;
+}
+
+/* Delivery (RFC 9171 5.7) */
+
+/*
+ * The bytes of a stored bundle: the store's own when it keeps them in memory
+ * (*ret_copy NULL), else a copy the caller frees.
+ */
+static int load_bundle(struct agent *a, uint64_t id, const uint8_t **ret, size_t *ret_len,
+		       uint8_t **ret_copy)
+{
+	struct store_meta meta;
+	uint8_t *buf;
+	long n;
+	int r;
+
+	*ret_copy = NULL;
+	r = store_peek(a->store, id, ret, ret_len);
+	if (r != -EOPNOTSUPP)
+		return r;
+	r = store_get(a->store, id, &meta);
+	if (r < 0)
+		return r;
+	buf = malloc(meta.size ? meta.size : 1);
+	if (!buf)
+		return -ENOMEM;
+	n = store_read(a->store, id, 0, buf, meta.size);
+	if (n < 0 || (uint64_t)n != meta.size) {
+		free(buf);
+		return n < 0 ? (int)n : -EIO;
+	}
+	*ret = buf;
+	*ret_len = meta.size;
+	*ret_copy = buf;
+	return 0;
+}
+
+static int outstanding_add(struct agent_binding *b, uint64_t id)
+{
+	if (b->nout == b->capout) {
+		size_t cap = b->capout ? b->capout * 2 : 16;
+		uint64_t *out = realloc(b->out, cap * sizeof(*out));
+
+		if (!out)
+			return -ENOMEM;
+		b->out = out;
+		b->capout = cap;
+	}
+	b->out[b->nout++] = id;
+	return 0;
+}
+
+/* Offer one stored bundle to the binding's sink. */
+static int deliver_one(struct agent_binding *b, uint64_t id)
+{
+	struct bpv7_bundle *bundle = malloc(sizeof(*bundle));
+	struct agent_delivery d = { .id = id };
+	struct bpv7_error err;
+	const uint8_t *buf = NULL;
+	uint8_t *copy = NULL;
+	size_t len;
+	int r;
+
+	if (!bundle)
+		return -ENOMEM;
+	r = load_bundle(b->a, id, &buf, &len, &copy);
+	if (r == 0 && bpv7_decode(buf, len, len, bundle, &err) < 0)
+		r = -EIO; /* we stored it: it must decode */
+	if (r == 0) {
+		d.bundle = bundle;
+		d.is_report = bundle->primary.flags & BPV7_BPF_ADMIN_RECORD;
+		r = b->ops->deliver(b->ctx, &d);
+	}
+	if (r == 0)
+		r = outstanding_add(b, id);
+	if (r == 0)
+		(void)store_set_state(b->a->store, id, STORE_STATE_DELIVERED, 0);
+	free(copy);
+	free(bundle);
+	return r;
+}
+
+/* Deliver the endpoint's queue until it is empty or the sink is full. */
+static void drain(struct agent_binding *b)
+{
+	struct id_queue *q = &b->ep->queue;
+
+	while (!b->paused && q->len > 0) {
+		uint64_t id = queue_pop(q);
+		int r = deliver_one(b, id);
+
+		if (r == -EAGAIN) {
+			(void)queue_push(q, id, true);
+			b->paused = true;
+		} else if (r < 0) {
+			log_warn("delivery of bundle %llu to %s: %s", (unsigned long long)id,
+				 b->ep->text, strerror(-r));
+			(void)queue_push(q, id, true);
+			b->paused = true;
+		}
+	}
+}
+
+/* RFC 9171 5.7: a bundle for an endpoint of this node waits for it. */
+static void deliver_local(struct agent *a, const char *dest_text, uint64_t id)
+{
+	struct bp_eid eid;
+	struct endpoint *ep;
+	const char *why;
+
+	if (bp_eid_parse(dest_text, strlen(dest_text), &eid, &why) < 0)
+		return;
+	ep = endpoint_get(a, &eid);
+	if (!ep || queue_push(&ep->queue, id, false) < 0) {
+		log_err("bundle %llu for %s: out of memory; it stays stored",
+			(unsigned long long)id, dest_text);
+		return;
+	}
+	if (ep->binding)
+		drain(ep->binding);
+}
+
+/* Transmission (RFC 9171 5.2) */
+
+/* bp-socket's send flags to RFC 9171 4.2.3 bundle flags (custody has no BPv7 form). */
+static uint64_t bundle_flags(uint64_t bp_flags)
+{
+	uint64_t f = 0;
+
+	if (bp_flags & MSG_ACK_REQUESTED)
+		f |= BPV7_BPF_ACK_REQUESTED;
+	if (bp_flags & MSG_RECEIVED_RPT)
+		f |= BPV7_BPF_RPT_RECEPTION;
+	if (bp_flags & MSG_FORWARDED_RPT)
+		f |= BPV7_BPF_RPT_FORWARDING;
+	if (bp_flags & MSG_DELIVERED_RPT)
+		f |= BPV7_BPF_RPT_DELIVERY;
+	if (bp_flags & MSG_DELETED_RPT)
+		f |= BPV7_BPF_RPT_DELETION;
+	return f;
+}
+
+static void build_bundle(struct agent *a, const struct agent_send_req *req, struct bpv7_bundle *b,
+			 struct agent_sent *sent)
+{
+	struct bpv7_block payload = { .type = BPV7_BLOCK_PAYLOAD, .number = 1 };
+	uint64_t now = dtn_now_ms();
+
+	/* RFC 9171 4.2.7: the sequence restarts each millisecond. */
+	a->seq = now == a->last_ms ? a->seq + 1 : 0;
+	a->last_ms = now;
+	bpv7_bundle_init(b);
+	b->primary.flags = bundle_flags(req->bp_flags);
+	b->primary.crc_type = req->crc_type;
+	b->primary.dest = req->dest;
+	b->primary.source = req->source;
+	b->primary.report_to = req->report_to;
+	b->primary.creation_time = now;
+	b->primary.sequence = a->seq;
+	b->primary.lifetime = req->lifetime;
+	payload.crc_type = req->crc_type;
+	payload.data = req->payload;
+	payload.data_len = req->payload_len;
+	(void)bpv7_bundle_add_block(b, &payload);
+	sent->creation_time = now;
+	sent->sequence = a->seq;
+}
+
+static void on_stored(void *ctx, uint64_t id, int status)
+{
+	struct send_op *op = ctx;
+
+	op->done(op->ctx, status, &op->sent);
+	if (status == 0 && op->local)
+		deliver_local(op->a, op->dest, id);
+	free(op);
+}
+
+/* RFC 9171 5.5: the bundle expires its lifetime after its creation. */
+static uint64_t expiry_of(const struct bpv7_primary *pr)
+{
+	return pr->lifetime > UINT64_MAX - pr->creation_time ? STORE_EXPIRY_NEVER :
+							       pr->creation_time + pr->lifetime;
+}
+
+int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_done_fn *done,
+	       void *ctx)
+{
+	struct bpv7_bundle *b = malloc(sizeof(*b));
+	struct send_op *op = calloc(1, sizeof(*op));
+	char source[EID_TEXT_MAX];
+	struct store_put_req put = { 0 };
+	struct store_seg seg = { 0 };
+	uint8_t *wire = NULL;
+	uint64_t id;
+	long n = -ENOMEM;
+
+	if (!b || !op)
+		goto out;
+	op->a = a;
+	op->done = done;
+	op->ctx = ctx;
+	op->local = node_id_owns(a->node, &req->dest);
+	build_bundle(a, req, b, &op->sent);
+	n = bpv7_encode_alloc(b, &wire);
+	if (n < 0)
+		goto out;
+	if (bp_eid_format(&req->dest, op->dest, sizeof(op->dest)) < 0 ||
+	    bp_eid_format(&req->source, source, sizeof(source)) < 0) {
+		n = -EINVAL;
+		goto out;
+	}
+	seg = (struct store_seg){ .ptr = wire, .fd = -1, .len = (size_t)n };
+	put = (struct store_put_req){
+		.dest = op->dest,
+		.source = source,
+		.creation_time = b->primary.creation_time,
+		.sequence = b->primary.sequence,
+		.expiry = expiry_of(&b->primary),
+		.state = op->local ? STORE_STATE_QUEUED_LOCAL : STORE_STATE_FORWARD,
+		.segs = &seg,
+		.nsegs = 1,
+	};
+	n = store_put(a->store, &put, on_stored, op, &id);
+	if (n == 0)
+		op = NULL; /* on_stored owns it now */
+out:
+	free(wire);
+	free(b);
+	free(op);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Registration (RFC 9171 3.1) */
+
+int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sink_ops *ops,
+	       void *ctx, struct agent_binding **ret)
+{
+	struct agent_binding *b;
+	struct endpoint *ep;
+
+	if (!node_id_owns(a->node, eid))
+		return -EADDRNOTAVAIL;
+	ep = endpoint_get(a, eid);
+	if (!ep)
+		return -ENOMEM;
+	if (ep->binding)
+		return -EADDRINUSE;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	*b = (struct agent_binding){ .a = a, .ep = ep, .ops = ops, .ctx = ctx };
+	ep->binding = b;
+	*ret = b;
+	drain(b);
+	return 0;
+}
+
+int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret)
+{
+	*ret = b->ep->eid;
+	return 0;
+}
+
+void agent_binding_ready(struct agent_binding *b)
+{
+	b->paused = false;
+	drain(b);
+}
+
+int agent_consumed(struct agent_binding *b, uint64_t id)
+{
+	for (size_t i = 0; i < b->nout; i++) {
+		if (b->out[i] != id)
+			continue;
+		b->out[i] = b->out[--b->nout];
+		return store_delete(b->a->store, id);
+	}
+	return -ENOENT;
+}
+
+void agent_unbind(struct agent_binding *b, bool abandon)
+{
+	/* Back to the front of the queue, oldest first, unless abandoned. */
+	for (size_t i = b->nout; i-- > 0;) {
+		if (abandon)
+			(void)store_delete(b->a->store, b->out[i]);
+		else if (queue_push(&b->ep->queue, b->out[i], true) == 0)
+			(void)store_set_state(b->a->store, b->out[i], STORE_STATE_QUEUED_LOCAL, 0);
+	}
+	b->ep->binding = NULL;
+	free(b->out);
+	free(b);
+}
+
+struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->loop = loop;
+	a->node = node;
+	a->store = store;
+	return a;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	while (a->endpoints) {
+		struct endpoint *ep = a->endpoints;
+
+		a->endpoints = ep->next;
+		free(ep->queue.ids);
+		free(ep);
+	}
+	free(a);
+}

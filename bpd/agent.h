@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bundle protocol agent (RFC 9171 5): bundle transmission for local
+ * applications, local delivery to registered endpoints, deletion. Convergence
+ * layers and forwarding join in issue 5; until then a bundle for another node
+ * waits in the store.
+ */
+#ifndef BPD_AGENT_H
+#define BPD_AGENT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bundle.h"
+#include "eid.h"
+
+struct agent;
+struct agent_binding;
+struct node_id;
+struct store;
+
+/* One bundle handed to a bound endpoint. */
+struct agent_delivery {
+	uint64_t id; /* names the delivery until the application consumed it */
+	bool is_report;
+	/* Decoded bundle; valid only during the deliver call. */
+	const struct bpv7_bundle *bundle;
+};
+
+/* Where deliveries for a binding go: the front end's delivery channel. */
+struct agent_sink_ops {
+	/*
+	 * Hand one bundle over. 0: done; -EAGAIN: the channel is full, call
+	 * agent_binding_ready() when it drains; another -errno: the sink is
+	 * broken (its owner will unbind).
+	 */
+	int (*deliver)(void *ctx, const struct agent_delivery *d);
+};
+
+/* An application's request to send (RFC 9171 5.2). */
+struct agent_send_req {
+	struct bp_eid source; /* the sender's bound endpoint */
+	struct bp_eid dest;
+	struct bp_eid report_to;
+	uint64_t bp_flags; /* bp-socket send flags (include/bp/bp.h) */
+	uint64_t lifetime; /* ms */
+	uint8_t crc_type;
+	const uint8_t *payload; /* the caller's bytes, valid during agent_send() */
+	size_t payload_len;
+};
+
+/* What a stored bundle is known by (RFC 9171 4.2.7): source + timestamp. */
+struct agent_sent {
+	uint64_t creation_time;
+	uint64_t sequence;
+};
+
+/*
+ * Called once the bundle is durable (status 0) or could not be stored
+ * (-ENOBUFS when the store is full, ...). Never called from inside
+ * agent_send().
+ */
+typedef void agent_send_done_fn(void *ctx, int status, const struct agent_sent *sent);
+
+struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store);
+void agent_free(struct agent *a);
+
+/*
+ * RFC 9171 5.2: build the bundle and store it. Returns 0 when the request is
+ * under way (done will be called), or -errno at once (done will not be).
+ */
+int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_done_fn *done,
+	       void *ctx);
+
+/*
+ * Register the endpoint (RFC 9171 3.1, "active" registration) with a sink:
+ * queued bundles for it are delivered at once. -EADDRINUSE when another
+ * binding holds it, -EADDRNOTAVAIL when it is not this node's.
+ */
+int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sink_ops *ops,
+	       void *ctx, struct agent_binding **ret);
+/* The endpoint a binding holds. */
+int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret);
+/* The sink can take deliveries again after -EAGAIN. */
+void agent_binding_ready(struct agent_binding *b);
+/* The application consumed delivery id: the bundle is deleted. -ENOENT if unknown. */
+int agent_consumed(struct agent_binding *b, uint64_t id);
+/*
+ * End the registration. Delivered but unconsumed bundles return to the
+ * endpoint's queue for the next binding ("defer"), or are deleted ("abandon").
+ */
+void agent_unbind(struct agent_binding *b, bool abandon);
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Longest config line, and most words on one. */
+#define LINE_MAX_LEN 4096
+#define WORDS_MAX 16
+
+/* Default store bounds: 1 GiB and a million bundles. */
+#define DEFAULT_QUOTA_BYTES (1ull << 30)
+#define DEFAULT_QUOTA_BUNDLES 1000000ull
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->node_text, sizeof(cfg->node_text), "ipn:1");
+	cfg->store_limits.max_bytes = DEFAULT_QUOTA_BYTES;
+	cfg->store_limits.max_bundles = DEFAULT_QUOTA_BUNDLES;
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int cmd_node(struct config *cfg, int argc, char **argv, const char **why)
+{
+	if (argc != 2) {
+		*why = "usage: node EID";
+		return -EINVAL;
+	}
+	if (strlen(argv[1]) >= sizeof(cfg->node_text)) {
+		*why = "node ID too long";
+		return -EINVAL;
+	}
+	strcpy(cfg->node_text, argv[1]);
+	return 0;
+}
+
+static int cmd_store(struct config *cfg, int argc, char **argv, const char **why)
+{
+	uint64_t bytes, bundles = cfg->store_limits.max_bundles;
+
+	if (argc < 3 || argc > 4 || strcmp(argv[1], "quota") != 0 ||
+	    parse_u64(argv[2], &bytes) < 0 || (argc == 4 && parse_u64(argv[3], &bundles) < 0)) {
+		*why = "usage: store quota BYTES [BUNDLES]";
+		return -EINVAL;
+	}
+	cfg->store_limits.max_bytes = bytes;
+	cfg->store_limits.max_bundles = bundles;
+	return 0;
+}
+
+int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why)
+{
+	if (argc == 0)
+		return 0;
+	if (strcmp(argv[0], "node") == 0)
+		return cmd_node(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "store") == 0)
+		return cmd_store(cfg, argc, argv, ret_why);
+	*ret_why = "unknown command";
+	return -EINVAL;
+}
+
+/* Split a line into words at blanks; '#' starts a comment. */
+static int split(char *line, char **words, const char **why)
+{
+	int n = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			*p++ = '\0';
+		if (*p == '\0' || *p == '#')
+			return n;
+		if (n == WORDS_MAX) {
+			*why = "too many words";
+			return -EINVAL;
+		}
+		words[n++] = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			p++;
+	}
+}
+
+int config_load(struct config *cfg, const char *path)
+{
+	char line[LINE_MAX_LEN], *words[WORDS_MAX];
+	const char *why = NULL;
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "re");
+	int r = 0, n;
+
+	if (!f) {
+		log_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			why = "line too long";
+			r = -EINVAL;
+			break;
+		}
+		n = split(line, words, &why);
+		r = n < 0 ? n : config_apply(cfg, n, words, &why);
+	}
+	if (r < 0)
+		log_err("%s:%u: %s", path, lineno, why);
+	fclose(f);
+	return r;
+}

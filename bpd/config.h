@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpd's settings: defaults, then the config file, then the command line.
+ * A config file is bpctl commands, one per line (DESIGN.md §8); the ones a
+ * daemon needs before it starts are read here.
+ */
+#ifndef BPD_CONFIG_H
+#define BPD_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "node.h"
+#include "store.h"
+
+struct config {
+	/* From the command line (NULL when not given). */
+	const char *node_arg;
+	const char *state_arg;
+	const char *socket_arg;
+	/* From the config file, or the defaults. */
+	char node_text[NODE_TEXT_MAX];
+	struct store_limits store_limits;
+	/* Resolved. */
+	struct node_id node;
+	char state_dir[PATH_MAX];
+	char socket_path[108];
+};
+
+void config_init(struct config *cfg);
+
+/*
+ * Read a config file. Each line is a command: "node EID", "store quota
+ * BYTES [BUNDLES]"; '#' starts a comment. Returns 0, or -EINVAL after
+ * logging "FILE:LINE: why" for the first bad line (nothing after it is
+ * applied), or -errno when the file cannot be read.
+ */
+int config_load(struct config *cfg, const char *path);
+
+/* One command line, already split into words (for the file and for tests). */
+int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why);
+
+#endif

@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpd's front end: accepts client connections, reads one protocol message
+ * per datagram, and turns them into agent calls (docs/client-protocol.md).
+ * A malformed message closes that client with a log line, never the daemon.
+ */
+#include "frontend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "bp/proto.h"
+#include "log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Service numbers below this need root (RFC 6260-style well-known services). */
+#define PRIVILEGED_SERVICE_MAX 63
+/* Kernel buffer for the delivery channel: a whole inline message fits. */
+#define DELIVERY_SNDBUF (4 << 20)
+
+enum client_state {
+	CLIENT_NEW,   /* connected, no SOCKET yet */
+	CLIENT_OPEN,  /* has its delivery channel */
+	CLIENT_BOUND, /* registered to an endpoint */
+};
+
+struct client {
+	struct frontend *fe;
+	struct client *next;
+	int fd;		 /* control connection */
+	int delivery_fd; /* bpd's end of the delivery socketpair, or -1 */
+	ev_io io;
+	ev_io delivery_io; /* waits for room after a full delivery channel */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	enum client_state state;
+	bool closing;
+	unsigned refs; /* the connection, plus one per send in flight */
+	struct agent_binding *binding;
+	bool abandon; /* delivery policy */
+	unsigned unconsumed;
+	char eid_text[BP_PROTO_MAX_EID + 1]; /* the bound EID's text */
+};
+
+struct frontend {
+	struct ev_loop *loop;
+	struct agent *agent;
+	struct frontend_limits limits;
+	int listen_fd;
+	ev_io accept_io;
+	char path[108];
+	struct client *clients;
+	unsigned nclients;
+	uint8_t *buf; /* one message at a time: the loop is single-threaded */
+};
+
+/* A pending SEND: the client and the request id to answer. */
+struct send_ctx {
+	struct client *c;
+	uint32_t request;
+};
+
+static void client_release(struct client *c);
+static void client_close(struct client *c, const char *why);
+
+/* Replies */
+
+static int send_with_fd(int fd, const uint8_t *msg, size_t len, int pass_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (pass_fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * Replies are small and a client reads them before sending again, so the
+ * control socket never fills; if it did, the client is not following the
+ * protocol and is dropped.
+ */
+static void reply(struct client *c, uint32_t request, int status, const struct agent_sent *sent,
+		  int pass_fd)
+{
+	uint8_t msg[256];
+	struct bp_msg_wr w;
+	long n;
+	int r;
+
+	if (c->closing)
+		return;
+	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
+	bp_msg_put_u64(&w, BP_F_STATUS, (uint64_t)(status < 0 ? -status : status));
+	if (sent) {
+		bp_msg_put_u64(&w, BP_F_CREATION_TIME, sent->creation_time);
+		bp_msg_put_u64(&w, BP_F_SEQUENCE, sent->sequence);
+	}
+	n = bp_msg_end(&w);
+	r = n < 0 ? (int)n : send_with_fd(c->fd, msg, (size_t)n, pass_fd);
+	if (r < 0)
+		client_close(c, "cannot reply");
+}
+
+/* Requests */
+
+static void handle_socket(struct client *c, const struct bp_msg *m)
+{
+	int sv[2], size = DELIVERY_SNDBUF;
+
+	if (c->state != CLIENT_NEW) {
+		reply(c, m->request, -EINVAL, NULL, -1);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+		reply(c, m->request, -errno, NULL, -1);
+		return;
+	}
+	/* Root may go past net.core.wmem_max; others get what the kernel allows. */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	c->delivery_fd = sv[0];
+	ev_io_set(&c->delivery_io, sv[0], EV_WRITE);
+	c->state = CLIENT_OPEN;
+	reply(c, m->request, 0, NULL, sv[1]);
+	close(sv[1]);
+}
+
+static int parse_eid_field(const struct bp_msg *m, enum bp_field tag, struct bp_eid *ret,
+			   char *text, size_t cap)
+{
+	const struct bp_msg_field *f = bp_msg_find(m, tag);
+	const char *why;
+
+	if (!f || f->len >= cap)
+		return -EINVAL;
+	memcpy(text, f->ptr, f->len);
+	text[f->len] = '\0';
+	return bp_eid_parse(text, f->len, ret, &why) < 0 ? -EINVAL : 0;
+}
+
+/* Who may bind what (issue 3): low ipn services need root. */
+static int may_bind(const struct client *c, const struct bp_eid *eid)
+{
+	if (c->uid == 0)
+		return 0;
+	if (eid->scheme == BP_EID_IPN && eid->service <= PRIVILEGED_SERVICE_MAX)
+		return -EACCES;
+	return 0;
+}
+
+static int deliver_to_client(void *ctx, const struct agent_delivery *d);
+
+static const struct agent_sink_ops client_sink = { .deliver = deliver_to_client };
+
+static void handle_bind(struct client *c, const struct bp_msg *m)
+{
+	struct bp_eid eid;
+	int r;
+
+	if (c->state != CLIENT_OPEN) {
+		reply(c, m->request, c->state == CLIENT_NEW ? -ENOTCONN : -EINVAL, NULL, -1);
+		return;
+	}
+	/* The text lives as long as the client: the binding points into it. */
+	r = parse_eid_field(m, BP_F_EID, &eid, c->eid_text, sizeof(c->eid_text));
+	if (r == 0 && eid.scheme == BP_EID_IPN && eid.service == 0)
+		r = -EINVAL;
+	if (r == 0)
+		r = may_bind(c, &eid);
+	c->abandon = bp_msg_u64(m, BP_F_POLICY, BP_POLICY_DEFER) == BP_POLICY_ABANDON;
+	/* Bound before the reply: queued bundles may already be on their way. */
+	if (r == 0)
+		r = agent_bind(c->fe->agent, &eid, &client_sink, c, &c->binding);
+	if (r == 0)
+		c->state = CLIENT_BOUND;
+	reply(c, m->request, r, NULL, -1);
+}
+
+static void send_done(void *ctx, int status, const struct agent_sent *sent)
+{
+	struct send_ctx *s = ctx;
+
+	if (!s->c->closing)
+		reply(s->c, s->request, status, status == 0 ? sent : NULL, -1);
+	client_release(s->c);
+	free(s);
+}
+
+/* The payload of a SEND: inline, or mapped from the fd the client passed. */
+static int map_payload(const struct bp_msg *m, int fd, const uint8_t **ret, size_t *ret_len,
+		       void **ret_map)
+{
+	const struct bp_msg_field *f = bp_msg_find(m, BP_F_PAYLOAD);
+	uint64_t len = bp_msg_u64(m, BP_F_PAYLOAD_FD, 0);
+	struct stat st;
+	void *p;
+
+	*ret_map = NULL;
+	if (f) {
+		*ret = f->ptr;
+		*ret_len = f->len;
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < len)
+		return -EINVAL;
+	*ret_len = (size_t)len;
+	*ret = (const uint8_t *)"";
+	if (len == 0)
+		return 0;
+	p = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*ret = p;
+	*ret_map = p;
+	return 0;
+}
+
+static int build_send_req(struct client *c, const struct bp_msg *m, struct agent_send_req *req,
+			  char *dest_text, char *rpt_text)
+{
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	if (c->state != CLIENT_BOUND)
+		return -EADDRNOTAVAIL;
+	r = parse_eid_field(m, BP_F_DEST, &req->dest, dest_text, BP_PROTO_MAX_EID + 1);
+	if (r < 0)
+		return r;
+	if (bp_msg_find(m, BP_F_REPORT_TO))
+		r = parse_eid_field(m, BP_F_REPORT_TO, &req->report_to, rpt_text,
+				    BP_PROTO_MAX_EID + 1);
+	if (r < 0)
+		return r;
+	req->bp_flags = bp_msg_u64(m, BP_F_FLAGS, 0);
+	req->lifetime = bp_msg_u64(m, BP_F_LIFETIME, 86400000);
+	req->crc_type = (uint8_t)bp_msg_u64(m, BP_F_CRC_TYPE, BPV7_CRC_32C);
+	if (req->crc_type > BPV7_CRC_32C)
+		return -EINVAL;
+	return 0;
+}
+
+static void handle_send(struct client *c, const struct bp_msg *m, int fd)
+{
+	char dest[BP_PROTO_MAX_EID + 1], rpt[BP_PROTO_MAX_EID + 1];
+	struct agent_send_req req;
+	struct send_ctx *s;
+	void *map = NULL;
+	int r;
+
+	r = build_send_req(c, m, &req, dest, rpt);
+	if (r == 0)
+		r = agent_binding_eid(c->binding, &req.source);
+	if (r == 0 && !bp_msg_find(m, BP_F_REPORT_TO))
+		req.report_to = req.source;
+	if (r == 0)
+		r = map_payload(m, fd, &req.payload, &req.payload_len, &map);
+	s = r == 0 ? malloc(sizeof(*s)) : NULL;
+	if (r == 0 && !s)
+		r = -ENOMEM;
+	if (r == 0) {
+		*s = (struct send_ctx){ .c = c, .request = m->request };
+		c->refs++;
+		r = agent_send(c->fe->agent, &req, send_done, s);
+		if (r < 0) {
+			c->refs--;
+			free(s);
+		}
+	}
+	if (map)
+		munmap(map, req.payload_len);
+	if (r < 0)
+		reply(c, m->request, r, NULL, -1);
+}
+
+static void handle_consumed(struct client *c, const struct bp_msg *m)
+{
+	int r = -EINVAL;
+
+	if (c->state == CLIENT_BOUND)
+		r = agent_consumed(c->binding, bp_msg_u64(m, BP_F_DELIVERY_ID, 0));
+	if (r == 0 && c->unconsumed > 0)
+		c->unconsumed--;
+	if (r == 0 && c->unconsumed + 1 == c->fe->limits.max_unconsumed)
+		agent_binding_ready(c->binding);
+	reply(c, m->request, r, NULL, -1);
+}
+
+static void handle_setopt(struct client *c, const struct bp_msg *m)
+{
+	uint64_t opt = bp_msg_u64(m, BP_F_OPTION, 0), v = bp_msg_u64(m, BP_F_VALUE, 0);
+	int r = 0;
+
+	if (opt == BP_OPT_DELIVERY_POLICY && v <= BP_POLICY_ABANDON)
+		c->abandon = v == BP_POLICY_ABANDON;
+	else
+		r = opt == BP_OPT_DELIVERY_POLICY ? -EINVAL : -ENOPROTOOPT;
+	reply(c, m->request, r, NULL, -1);
+}
+
+static void dispatch(struct client *c, const struct bp_msg *m, int fd)
+{
+	switch (m->type) {
+	case BP_MSG_SOCKET:
+		handle_socket(c, m);
+		break;
+	case BP_MSG_BIND:
+		handle_bind(c, m);
+		break;
+	case BP_MSG_SEND:
+		handle_send(c, m, fd);
+		break;
+	case BP_MSG_CONSUMED:
+		handle_consumed(c, m);
+		break;
+	case BP_MSG_SETOPT:
+		handle_setopt(c, m);
+		break;
+	case BP_MSG_ADMIN:
+		reply(c, m->request, -EOPNOTSUPP, NULL, -1);
+		break;
+	default: /* a REPLY or DELIVER sent to bpd */
+		client_close(c, "message type only bpd sends");
+		break;
+	}
+}
+
+/* Deliveries */
+
+/* A payload too big to go inline travels as a sealed memfd. */
+static int payload_memfd(const uint8_t *p, size_t len)
+{
+	int fd = memfd_create("bpd-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += (size_t)n;
+	}
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	return fd;
+}
+
+static void put_eid(struct bp_msg_wr *w, enum bp_field tag, const struct bp_eid *eid)
+{
+	char text[BP_PROTO_MAX_EID + 1];
+	int n = bp_eid_format(eid, text, sizeof(text));
+
+	bp_msg_put_bytes(w, tag, text, n < 0 || (size_t)n >= sizeof(text) ? 0 : (size_t)n);
+}
+
+static int deliver_to_client(void *ctx, const struct agent_delivery *d)
+{
+	struct client *c = ctx;
+	const struct bpv7_bundle *b = d->bundle;
+	const struct bpv7_block *pay = bpv7_bundle_payload_const(b);
+	struct bp_msg_wr w;
+	int fd = -1, r;
+	long n;
+
+	if (c->unconsumed >= c->fe->limits.max_unconsumed)
+		return -EAGAIN; /* resumed by CONSUMED */
+	bp_msg_begin(&w, c->fe->buf, BP_PROTO_MAX_MSG, BP_MSG_DELIVER, 0);
+	bp_msg_put_u64(&w, BP_F_DELIVERY_ID, d->id);
+	bp_msg_put_u64(&w, BP_F_KIND, d->is_report ? BP_DELIVERY_REPORT : BP_DELIVERY_DATA);
+	put_eid(&w, BP_F_SOURCE, &b->primary.source);
+	put_eid(&w, BP_F_DEST, &b->primary.dest);
+	bp_msg_put_u64(&w, BP_F_CREATION_TIME, b->primary.creation_time);
+	bp_msg_put_u64(&w, BP_F_SEQUENCE, b->primary.sequence);
+	bp_msg_put_u64(&w, BP_F_BUNDLE_FLAGS, b->primary.flags);
+	if (pay->data_len <= c->fe->limits.inline_max) {
+		bp_msg_put_bytes(&w, BP_F_PAYLOAD, pay->data, pay->data_len);
+	} else {
+		fd = payload_memfd(pay->data, pay->data_len);
+		if (fd < 0)
+			return fd;
+		bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, pay->data_len);
+	}
+	n = bp_msg_end(&w);
+	r = n < 0 ? (int)n : send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+	if (fd >= 0)
+		close(fd);
+	if (r == -EAGAIN)
+		ev_io_start(c->fe->loop, &c->delivery_io); /* wait for the app to read */
+	if (r == 0)
+		c->unconsumed++;
+	return r;
+}
+
+static void on_delivery_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = container_of(w, struct client, delivery_io);
+
+	ev_io_stop(loop, w);
+	if (c->binding)
+		agent_binding_ready(c->binding);
+}
+
+/* Connections */
+
+/*
+ * Read one message and the fd that may come with it. Returns the message
+ * length, 0 at end of stream, -EAGAIN, or -EBADMSG for a truncated one.
+ */
+static long read_message(struct client *c, int *ret_fd)
+{
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = { .iov_base = c->fe->buf, .iov_len = BP_PROTO_MAX_MSG };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*ret_fd = -1;
+	do
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* Take every fd that came; keep the first, close the rest unread. */
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*ret_fd < 0)
+				*ret_fd = fd;
+			else
+				close(fd);
+		}
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EBADMSG;
+	return (long)n;
+}
+
+static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = container_of(w, struct client, io);
+	struct bp_msg_error err;
+	struct bp_msg *m = malloc(sizeof(*m));
+	int fd = -1;
+	long n;
+
+	if (!m)
+		return; /* try again on the next readiness */
+	n = read_message(c, &fd);
+	if (n == -EAGAIN)
+		goto out;
+	if (n <= 0) {
+		client_close(c, n == 0 ? NULL : "malformed datagram");
+		goto out;
+	}
+	if (bp_msg_decode(c->fe->buf, (size_t)n, m, &err) < 0) {
+		log_warn("client pid %d uid %u: %s at byte %zu: closing it", (int)c->pid,
+			 (unsigned)c->uid, err.why, err.offset);
+		client_close(c, NULL);
+		goto out;
+	}
+	c->refs++; /* the handlers may close it */
+	dispatch(c, m, m->type == BP_MSG_SEND ? fd : -1);
+	client_release(c);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(m);
+}
+
+static void client_close(struct client *c, const char *why)
+{
+	struct client **pp;
+
+	if (c->closing)
+		return;
+	if (why)
+		log_warn("client pid %d uid %u: %s: closing it", (int)c->pid, (unsigned)c->uid,
+			 why);
+	c->closing = true;
+	ev_io_stop(c->fe->loop, &c->io);
+	ev_io_stop(c->fe->loop, &c->delivery_io);
+	if (c->binding)
+		agent_unbind(c->binding, c->abandon);
+	c->binding = NULL;
+	for (pp = &c->fe->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->fe->nclients--;
+	close(c->fd);
+	if (c->delivery_fd >= 0)
+		close(c->delivery_fd);
+	client_release(c);
+}
+
+static void client_release(struct client *c)
+{
+	if (--c->refs == 0)
+		free(c);
+}
+
+static unsigned clients_of(const struct frontend *fe, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *c = fe->clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
+static void accept_one(struct frontend *fe, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("client without credentials: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (fe->nclients >= fe->limits.max_clients ||
+	    clients_of(fe, cred.uid) >= fe->limits.max_clients_per_uid) {
+		log_warn("client pid %d uid %u: too many connections: refused", (int)cred.pid,
+			 (unsigned)cred.uid);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	*c = (struct client){ .fe = fe,
+			      .fd = fd,
+			      .delivery_fd = -1,
+			      .uid = cred.uid,
+			      .gid = cred.gid,
+			      .pid = cred.pid,
+			      .refs = 1,
+			      .next = fe->clients };
+	fe->clients = c;
+	fe->nclients++;
+	ev_io_init(&c->io, on_client_readable, fd, EV_READ);
+	ev_io_start(fe->loop, &c->io);
+	ev_init(&c->delivery_io, on_delivery_writable);
+	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct frontend *fe = container_of(w, struct frontend, accept_io);
+
+	for (;;) {
+		int fd = accept4(fe->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			if (errno != EINTR && errno != ECONNABORTED)
+				return;
+			continue;
+		}
+		accept_one(fe, fd);
+	}
+}
+
+/* The listener */
+
+/* Make the socket's directory (one level) and clear a stale socket file. */
+static int prepare_path(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	r = prepare_path(path);
+	if (r < 0)
+		return r;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+struct frontend *frontend_new(struct ev_loop *loop, const char *path, struct agent *agent,
+			      const struct frontend_limits *limits)
+{
+	struct frontend *fe = calloc(1, sizeof(*fe));
+	int fd;
+
+	if (!fe)
+		return NULL;
+	fe->buf = malloc(BP_PROTO_MAX_MSG);
+	fd = fe->buf ? listen_at(path) : -ENOMEM;
+	if (fd < 0) {
+		free(fe->buf);
+		free(fe);
+		errno = -fd;
+		return NULL;
+	}
+	fe->loop = loop;
+	fe->agent = agent;
+	fe->limits = *limits;
+	fe->listen_fd = fd;
+	snprintf(fe->path, sizeof(fe->path), "%s", path);
+	ev_io_init(&fe->accept_io, on_accept, fd, EV_READ);
+	ev_io_start(loop, &fe->accept_io);
+	return fe;
+}
+
+void frontend_free(struct frontend *fe)
+{
+	if (!fe)
+		return;
+	while (fe->clients)
+		client_close(fe->clients, NULL);
+	ev_io_stop(fe->loop, &fe->accept_io);
+	close(fe->listen_fd);
+	(void)unlink(fe->path);
+	free(fe->buf);
+	free(fe);
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpd: the bpsock bundle agent. One libev loop owns everything: the client
+ * front end, the agent and the store.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "bp/proto.h"
+#include "config.h"
+#include "frontend.h"
+#include "log.h"
+#include "node.h"
+#include "store.h"
+#include "store_mem.h"
+
+static const char usage[] =
+	"Usage: bpd [OPTIONS]\n"
+	"\n"
+	"The bpsock bundle agent: a Bundle Protocol v7 node (RFC 9171) serving BP\n"
+	"sockets to local applications through libbp.\n"
+	"\n"
+	"Options:\n"
+	"  -n, --node EID      this node's ID: ipn:N or dtn://name (default ipn:1)\n"
+	"  -c, --config FILE   read FILE first: one bpctl command per line, '#'\n"
+	"                      starts a comment (e.g. \"node ipn:7\")\n"
+	"  -s, --state DIR     the node's state directory (default\n"
+	"                      $XDG_STATE_HOME/bpsock, else ~/.local/state/bpsock)\n"
+	"  -S, --socket PATH   where applications and bpctl reach bpd (default\n"
+	"                      $BPD_SOCKET, else $XDG_RUNTIME_DIR/bpsock/bpd.sock,\n"
+	"                      else /tmp/bpsock-UID/bpd.sock; libbp and the tools\n"
+	"                      find it the same way)\n"
+	"  -v, --verbose       log debug lines too\n"
+	"  -q, --quiet         log errors only\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Command-line options override the config file. SIGTERM or SIGINT stops\n"
+	"bpd cleanly. Several nodes run side by side with different --socket and\n"
+	"--state values.\n";
+
+struct bpd {
+	struct ev_loop *loop;
+	struct config cfg;
+	struct store *store;
+	struct agent *agent;
+	struct frontend *fe;
+	ev_signal sigterm, sigint;
+};
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("signal %d: stopping", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* mkdir -p, with mode for the directories it makes. */
+static int make_dirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Default state directory under the user's home (XDG base directories). */
+static int default_state_dir(char *buf, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(buf, cap, "%s/bpsock", xdg);
+	else if (home && *home)
+		n = snprintf(buf, cap, "%s/.local/state/bpsock", home);
+	else
+		n = snprintf(buf, cap, "/tmp/bpsock-%u/state", (unsigned)getuid());
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg, const char **ret_config)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "state", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, verbose = 0;
+
+	*ret_config = NULL;
+	while ((c = getopt_long(argc, argv, "n:c:s:S:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			cfg->node_arg = optarg;
+			break;
+		case 'c':
+			*ret_config = optarg;
+			break;
+		case 's':
+			cfg->state_arg = optarg;
+			break;
+		case 'S':
+			cfg->socket_arg = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			verbose = -1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bpd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	log_set_level(verbose < 0  ? LOG_LEVEL_ERR :
+		      verbose == 0 ? LOG_LEVEL_INFO :
+				     LOG_LEVEL_DEBUG);
+	return 0;
+}
+
+/* Settle every setting: command line over config file over defaults. */
+static int resolve(struct config *cfg)
+{
+	const char *why;
+	int r;
+
+	r = node_id_parse(cfg->node_arg ? cfg->node_arg : cfg->node_text, &cfg->node, &why);
+	if (r < 0) {
+		log_err("node ID: %s", why);
+		return r;
+	}
+	if (cfg->state_arg)
+		r = snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", cfg->state_arg) <
+				    (int)sizeof(cfg->state_dir) ?
+			    0 :
+			    -ENAMETOOLONG;
+	else
+		r = default_state_dir(cfg->state_dir, sizeof(cfg->state_dir));
+	if (r == 0 && cfg->socket_arg)
+		r = snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s", cfg->socket_arg) <
+				    (int)sizeof(cfg->socket_path) ?
+			    0 :
+			    -ENAMETOOLONG;
+	else if (r == 0)
+		r = bp_proto_socket_path(cfg->socket_path, sizeof(cfg->socket_path)) < 0 ?
+			    -ENAMETOOLONG :
+			    0;
+	if (r < 0)
+		log_err("path too long");
+	return r;
+}
+
+static int start(struct bpd *d)
+{
+	static const struct frontend_limits limits = {
+		.max_clients = 4096,
+		.max_clients_per_uid = 1024,
+		.max_unconsumed = 4096,
+		.inline_max = 64 << 10,
+	};
+
+	int r = store_mem_new(d->loop, &d->cfg.store_limits, &d->store);
+
+	if (r < 0) {
+		log_err("store: %s", strerror(-r));
+		return r;
+	}
+	d->agent = agent_new(d->loop, &d->cfg.node, d->store);
+	if (!d->agent) {
+		log_err("agent: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	d->fe = frontend_new(d->loop, d->cfg.socket_path, d->agent, &limits);
+	if (!d->fe) {
+		log_err("listen on %s: %s", d->cfg.socket_path, strerror(errno));
+		return -errno;
+	}
+	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
+	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigint);
+	return 0;
+}
+
+static void stop(struct bpd *d)
+{
+	frontend_free(d->fe);
+	agent_free(d->agent);
+	store_free(d->store);
+}
+
+int main(int argc, char **argv)
+{
+	struct bpd d = { 0 };
+	const char *config_file;
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	config_init(&d.cfg);
+	if (parse_args(argc, argv, &d.cfg, &config_file) < 0)
+		return 2;
+	if (config_file && config_load(&d.cfg, config_file) < 0)
+		return 2;
+	if (resolve(&d.cfg) < 0)
+		return 2;
+	r = make_dirs(d.cfg.state_dir, 0700);
+	if (r < 0) {
+		log_err("state directory %s: %s", d.cfg.state_dir, strerror(-r));
+		return 1;
+	}
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop) {
+		log_err("cannot create the event loop");
+		return 1;
+	}
+	r = start(&d);
+	if (r == 0) {
+		log_info("node %s listening on %s", d.cfg.node.text, d.cfg.socket_path);
+		ev_run(d.loop, 0);
+	}
+	stop(&d);
+	log_info("stopped");
+	return r == 0 ? 0 : 1;
+}
