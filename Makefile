@@ -74,7 +74,7 @@ run: build
 test: deps
 	cmake -S . -B $(ASAN_DIR) -DBPSOCK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	$(CMAKE_BUILD) $(ASAN_DIR) -j$(JOBS)
-	ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -j2 --timeout 600
 	$(MAKE) --no-print-directory fuzz-smoke
 
 # Everything is compiled with -fsanitize=fuzzer-no-link (see BPSOCK_FUZZ in

@@ -12,6 +12,24 @@
  * socket would give. The descriptor bp_socket() returns is a real file
  * descriptor: poll/select/epoll, O_NONBLOCK and SO_RCVTIMEO work on it, and
  * it becomes readable when a bundle arrives.
+ *
+ * Errors that only a daemon can cause: ECONNREFUSED from bp_socket() when no
+ * bpd listens ($BPD_SOCKET, or the default path in include/bp/proto.h);
+ * ECONNRESET from any later call once bpd has gone away (the socket stays
+ * unusable: close it and open another); EPROTO when bpd breaks the client
+ * protocol.
+ *
+ * Threads: any thread may use any socket. Calls on one socket are
+ * serialised where they must be (one request to bpd at a time, one receive
+ * at a time), so two threads may send and receive on the same socket. As
+ * with any descriptor, closing a socket while another thread is still in a
+ * call on it is a race the application must avoid. None of these calls is
+ * async-signal-safe.
+ *
+ * A socket belongs to the process that opened it: after fork(), only one of
+ * parent and child may use it. Close it with bp_close(), not close(): the
+ * latter leaves libbp's connection to bpd open until the descriptor number
+ * is reused by another bp_socket().
  */
 #ifndef BP_BP_H
 #define BP_BP_H
@@ -57,8 +75,14 @@ struct sockaddr_bp {
 /*
  * Any endpoint by its text form ("dtn://node/app", "ipn:977000.1.5"): what
  * struct sockaddr_bp cannot say. bp_scheme is BP_SCHEME_DTN or
- * BP_SCHEME_IPN; bp_eid is NUL-terminated. Accepted wherever an address is,
- * and returned as a source when the source does not fit struct sockaddr_bp.
+ * BP_SCHEME_IPN and must match the text's scheme; bp_eid is NUL-terminated.
+ * Accepted wherever an address is, and returned as a source when the source
+ * does not fit struct sockaddr_bp.
+ *
+ * An address's length tells the two structs apart: exactly
+ * sizeof(struct sockaddr_bp) means struct sockaddr_bp; any other length
+ * means struct sockaddr_bp_eid, whose NUL must lie within it. Passing
+ * sizeof(struct sockaddr_bp_eid) is always right.
  */
 struct sockaddr_bp_eid {
 	sa_family_t bp_family; /* AF_BP */
@@ -69,7 +93,16 @@ struct sockaddr_bp_eid {
 /*
  * Send flags, bp-socket's names and values. They overlap Linux MSG_* bits,
  * so libbp carries them to bpd and never passes them to the kernel; the one
- * Linux flag bp_sendmsg also honours is MSG_DONTWAIT.
+ * Linux flag bp_sendmsg also honours is MSG_DONTWAIT (0x40, no bp-socket
+ * bit). Other bits are ignored; no send ever raises SIGPIPE.
+ *
+ * A send returns the payload length once bpd has stored the bundle, or
+ * fails with the reason (ENOBUFS when the store is full, EACCES, ...).
+ * MSG_DONTWAIT, or O_NONBLOCK on the socket, means the call never waits for
+ * room on its channel to bpd, nor for another thread's request on the same
+ * socket (EAGAIN instead); it still waits for bpd's verdict, since that is
+ * what it reports. A zero-length send returns 0 and sends nothing, as
+ * bp-socket's does. There is no size limit but the store's.
  */
 #define MSG_ACK_REQUESTED 0x00000001
 #define MSG_RECEIVED_RPT 0x00000002
@@ -91,7 +124,16 @@ struct sockaddr_bp_eid {
  */
 #define MSG_BP_STATUS_REPORT 0x10000000
 
-/* Socket options at level SOL_BP. SO_RCVTIMEO works at SOL_SOCKET as usual. */
+/*
+ * Socket options at level SOL_BP. A value shorter than its type fails with
+ * EINVAL, an unknown option with ENOPROTOOPT. BP_REPORT_TO with length 0
+ * returns to the default. BP_DELIVERY_POLICY set before bp_bind() travels
+ * with the bind; set after, bpd applies it at once.
+ *
+ * Options at level SOL_SOCKET act on the descriptor itself, so SO_RCVTIMEO
+ * has Linux's meaning: a zero timeout waits forever (bp-socket's means "do
+ * not wait"; use MSG_DONTWAIT or O_NONBLOCK for that).
+ */
 #define SOL_BP 0x4250
 #define BP_LIFETIME 1	     /* uint64_t: bundle lifetime in ms (default 86400000) */
 #define BP_REPORT_TO 2	     /* struct sockaddr_bp(_eid): report-to (default: own EID) */
@@ -102,6 +144,12 @@ struct sockaddr_bp_eid {
 #define BP_DELIVERY_DEFER 0   /* keep them; deliver again on the next bind */
 #define BP_DELIVERY_ABANDON 1 /* delete them */
 
+/*
+ * domain AF_BP (else EAFNOSUPPORT); type SOCK_DGRAM or SOCK_SEQPACKET (else
+ * ESOCKTNOSUPPORT: both give one bundle per datagram), optionally with
+ * SOCK_NONBLOCK; the descriptor is always close-on-exec. protocol is
+ * ignored, as by bp-socket.
+ */
 int bp_socket(int domain, int type, int protocol);
 int bp_bind(int fd, const struct sockaddr *addr, socklen_t len);
 ssize_t bp_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest,
@@ -109,6 +157,19 @@ ssize_t bp_sendto(int fd, const void *buf, size_t len, int flags, const struct s
 ssize_t bp_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t bp_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src,
 		    socklen_t *src_len);
+/*
+ * One bundle per call; returns the full payload length. Flags: MSG_PEEK,
+ * MSG_TRUNC and MSG_DONTWAIT (others are ignored). When the buffer is too
+ * small: with MSG_TRUNC, what fits is copied and MSG_TRUNC set in msg_flags
+ * (the rest is lost unless peeking); without it, the call fails with
+ * EMSGSIZE and, unlike bp-socket, the bundle stays queued. The source is a
+ * struct sockaddr_bp when it is ipn:N.S with 32-bit numbers, else a struct
+ * sockaddr_bp_eid; msg_namelen says its full size even when it was cut.
+ * Fails with EADDRNOTAVAIL before bp_bind(). A bundle received without
+ * MSG_PEEK is consumed: bpd forgets it. One still queued when the socket
+ * closes (or the app dies) is delivered again on the next bind of its
+ * endpoint, unless the policy is BP_DELIVERY_ABANDON.
+ */
 ssize_t bp_recvmsg(int fd, struct msghdr *msg, int flags);
 int bp_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int bp_getsockopt(int fd, int level, int name, void *val, socklen_t *len);

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* libbp's AF_UNIX plumbing: the control connection and fd passing (conn.h). */
+#include "conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* More fds than any message carries: room to receive (and close) strays. */
+#define CONN_FDS_MAX 4
+
+/* Largest errno a status may carry; anything beyond is not an errno. */
+#define CONN_ERRNO_MAX 4095
+
+int conn_open(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	r = bp_proto_socket_path(sun.sun_path, sizeof(sun.sun_path));
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	do
+		r = connect(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		/* "No daemon" either way: the socket file is missing or nobody accepts. */
+		r = errno == ENOENT || errno == ECONNREFUSED ? -ECONNREFUSED : -errno;
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int conn_send(int sock, const void *msg, size_t len, int pass_fd, bool dontwait)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int flags = MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0);
+	ssize_t n;
+
+	if (pass_fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EPIPE ? -ECONNRESET : -errno;
+	return 0;
+}
+
+/* Keep the first passed fd (when asked to), close every other one. */
+static void take_fds(struct msghdr *mh, int *ret_fd)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (ret_fd && *ret_fd < 0)
+				*ret_fd = fd;
+			else
+				(void)close(fd);
+		}
+	}
+}
+
+ssize_t conn_recv(int sock, void *buf, size_t cap, int flags, int *ret_fd, bool *ret_trunc)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * CONN_FDS_MAX)];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	if (ret_fd)
+		*ret_fd = -1;
+	n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	take_fds(&mh, ret_fd);
+	*ret_trunc = mh.msg_flags & MSG_TRUNC;
+	return n;
+}
+
+/* Read the one REPLY to `request`; any fd it carries goes to *ret_fd. */
+static int read_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
+{
+	struct bp_msg_error err;
+	bool trunc;
+	ssize_t n;
+
+	do
+		n = conn_recv(ctl, ret->buf, sizeof(ret->buf), 0, ret_fd, &trunc);
+	while (n == -EINTR);
+	if (n < 0)
+		return n == -EPIPE ? -ECONNRESET : (int)n;
+	if (n == 0)
+		return -ECONNRESET;
+	if (trunc || bp_msg_decode(ret->buf, (size_t)n, &ret->msg, &err) < 0)
+		return -EPROTO;
+	if (ret->msg.type != BP_MSG_REPLY || ret->msg.request != request)
+		return -EPROTO;
+	return 0;
+}
+
+int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
+	      struct conn_reply *ret, int *ret_fd)
+{
+	uint64_t status;
+	int fd = -1, r;
+
+	if (ret_fd)
+		*ret_fd = -1;
+	r = conn_send(ctl, msg, len, pass_fd, dontwait);
+	if (r == -EAGAIN)
+		return r; /* nothing was sent: the connection is still in step */
+	if (r == 0)
+		r = read_reply(ctl, request, ret, &fd);
+	if (r < 0) {
+		if (fd >= 0)
+			(void)close(fd);
+		(void)shutdown(ctl, SHUT_RDWR);
+		return r;
+	}
+	status = bp_msg_u64(&ret->msg, BP_F_STATUS, 0);
+	if (status > CONN_ERRNO_MAX)
+		(void)shutdown(ctl, SHUT_RDWR);
+	if (status == 0 && ret_fd)
+		*ret_fd = fd;
+	else if (fd >= 0)
+		(void)close(fd);
+	return status > CONN_ERRNO_MAX ? -EPROTO : -(int)status;
+}
+
+int conn_iov_len(const struct iovec *iov, size_t n, size_t *ret)
+{
+	size_t total = 0;
+
+	if (n > IOV_MAX)
+		return -EMSGSIZE;
+	if (n > 0 && !iov)
+		return -EFAULT;
+	for (size_t i = 0; i < n; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return -EINVAL;
+		if (iov[i].iov_len > 0 && !iov[i].iov_base)
+			return -EFAULT;
+		total += iov[i].iov_len;
+	}
+	*ret = total;
+	return 0;
+}
