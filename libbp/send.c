@@ -166,8 +166,7 @@ static ssize_t send_msg(struct bp_sock *s, const struct msghdr *msg, int flags)
 	r = conn_iov_len(msg->msg_iov, msg->msg_iovlen, &len);
 	if (r < 0)
 		return r;
-	if (len == 0)
-		return 0; /* as bp-socket: nothing is sent */
+	/* Unlike bp-socket, an empty send is a bundle with an empty payload (issue 3). */
 	if (!dontwait) {
 		int fl = fcntl(s->fd, F_GETFL);
 
