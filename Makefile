@@ -1,6 +1,6 @@
 # bpsock: a thin wrapper over CMake.
 #
-#   make run          install missing Debian packages (as root), build, run the main job
+#   make run          install missing Debian packages (as root), build, run a node (bpd)
 #   make test         the same, then the whole test suite under ASan+UBSan and a bounded
 #                     libFuzzer run (what .ci/run does)
 #   make build        release build in build/
@@ -33,7 +33,7 @@ CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build run test fuzz-smoke bench format clean
+.PHONY: all deps build run codec-demo test fuzz-smoke bench format clean
 
 all: build
 
@@ -65,9 +65,13 @@ build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	$(CMAKE_BUILD) $(BUILD_DIR) -j$(JOBS)
 
-# The main job. Until bpd exists it is the codec round trip: bpctl encodes a
-# bundle and decodes it again. Later this target starts the daemon.
+# The main job: a node on the embedded defaults (ipn:1, socket and state
+# under a per-user directory), in the foreground until Ctrl-C.
 run: build
+	$(BUILD_DIR)/bpd
+
+# The codec round trip that was the main job before bpd existed.
+codec-demo: build
 	$(BUILD_DIR)/bpctl encode --source ipn:1.1 --dest ipn:2.1 \
 		--payload 'hello from bpsock' --crc 32c | $(BUILD_DIR)/bpctl decode -
 
