@@ -144,6 +144,25 @@ static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
 	return ep;
 }
 
+/*
+ * An endpoint with no binding and nothing queued is forgotten, so that the
+ * endpoints kept are bounded by the bindings and the bundles stored.
+ */
+static void endpoint_maybe_free(struct agent *a, struct endpoint *ep)
+{
+	struct endpoint **pp;
+
+	if (ep->binding || ep->queue.len > 0)
+		return;
+	for (pp = &a->endpoints; *pp; pp = &(*pp)->next)
+		if (*pp == ep) {
+			*pp = ep->next;
+			break;
+		}
+	free(ep->queue.ids);
+	free(ep);
+}
+
 /* Delivery (RFC 9171 5.7) */
 
 /*
@@ -433,6 +452,7 @@ void agent_unbind(struct agent_binding *b, bool abandon)
 			(void)store_set_state(b->a->store, b->out[i], STORE_STATE_QUEUED_LOCAL, 0);
 	}
 	b->ep->binding = NULL;
+	endpoint_maybe_free(b->a, b->ep);
 	free(b->out);
 	free(b);
 }
