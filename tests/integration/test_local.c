@@ -291,6 +291,15 @@ static void a_client_sending_garbage_is_dropped_alone(void **state)
 	bp_close(tx);
 }
 
+/* A program written like bp-socket's examples runs against bpd (issue 3). */
+static void a_bp_socket_style_program_exchanges_a_bundle(void **state)
+{
+	int status = system(EXAMPLE_PATH);
+
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +311,7 @@ int main(void)
 		cmocka_unit_test(binding_an_endpoint_twice_fails_with_eaddrinuse),
 		cmocka_unit_test(other_users_cannot_bind_low_services),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
+		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
