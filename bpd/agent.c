@@ -228,7 +228,12 @@ static int deliver_one(struct agent_binding *b, uint64_t id)
 		return -ENOMEM;
 	r = load_bundle(b->a, id, &buf, &len, &copy);
 	if (r == 0 && bpv7_decode(buf, len, len, bundle, &err) < 0)
-		r = -EIO; /* we stored it: it must decode */
+		r = -EBADMSG;	     /* we stored it: it must decode */
+	if (r < 0 && r != -ENOMEM) { /* this bundle is unusable: never retry it */
+		free(bundle);
+		free(copy);
+		return -EBADMSG;
+	}
 	if (r == 0) {
 		d.bundle = bundle;
 		d.is_report = bundle->primary.flags & BPV7_BPF_ADMIN_RECORD;
@@ -252,12 +257,11 @@ static void drain(struct agent_binding *b)
 		uint64_t id = queue_pop(q);
 		int r = deliver_one(b, id);
 
-		if (r == -EAGAIN) {
-			(void)queue_push(q, id, true);
-			b->paused = true;
-		} else if (r < 0) {
-			log_warn("delivery of bundle %llu to %s: %s", (unsigned long long)id,
-				 b->ep->text, strerror(-r));
+		if (r == -EBADMSG) {
+			log_err("bundle %llu for %s cannot be read back: deleted",
+				(unsigned long long)id, b->ep->text);
+			(void)store_delete(b->a->store, id);
+		} else if (r < 0) { /* the sink resumes us (agent_binding_ready) */
 			(void)queue_push(q, id, true);
 			b->paused = true;
 		}
@@ -419,6 +423,13 @@ int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sin
 	return 0;
 }
 
+uint64_t agent_max_bundle_size(struct agent *a)
+{
+	struct store_stats st;
+
+	return store_stats(a->store, &st) == 0 ? st.max_bytes : 0;
+}
+
 int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret)
 {
 	*ret = b->ep->eid;
@@ -436,7 +447,9 @@ int agent_consumed(struct agent_binding *b, uint64_t id)
 	for (size_t i = 0; i < b->nout; i++) {
 		if (b->out[i] != id)
 			continue;
-		b->out[i] = b->out[--b->nout];
+		/* In order: on unbind they go back to the queue oldest first. */
+		memmove(&b->out[i], &b->out[i + 1], (b->nout - i - 1) * sizeof(b->out[0]));
+		b->nout--;
 		return store_delete(b->a->store, id);
 	}
 	return -ENOENT;

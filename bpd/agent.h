@@ -32,9 +32,9 @@ struct agent_delivery {
 /* Where deliveries for a binding go: the front end's delivery channel. */
 struct agent_sink_ops {
 	/*
-	 * Hand one bundle over. 0: done; -EAGAIN: the channel is full, call
-	 * agent_binding_ready() when it drains; another -errno: the sink is
-	 * broken (its owner will unbind).
+	 * Hand one bundle over. 0: done; any -errno: not now, the bundle stays
+	 * queued and the sink calls agent_binding_ready() when it can take
+	 * more (a broken sink's owner unbinds instead, outside this call).
 	 */
 	int (*deliver)(void *ctx, const struct agent_delivery *d);
 };
@@ -81,6 +81,8 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
  */
 int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sink_ops *ops,
 	       void *ctx, struct agent_binding **ret);
+/* The largest encoded bundle the store could ever hold (its byte quota). */
+uint64_t agent_max_bundle_size(struct agent *a);
 /* The endpoint a binding holds. */
 int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret);
 /* The sink can take deliveries again after -EAGAIN. */

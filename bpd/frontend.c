@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,8 @@ struct client {
 	int delivery_fd; /* bpd's end of the delivery socketpair, or -1 */
 	ev_io io;
 	ev_io delivery_io; /* waits for room after a full delivery channel */
+	ev_timer retry;	   /* after a transient failure, or to close a broken channel */
+	bool broken;	   /* the delivery channel failed: close on the next turn */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -61,6 +64,7 @@ struct frontend {
 	struct frontend_limits limits;
 	int listen_fd;
 	ev_io accept_io;
+	ev_timer accept_retry;
 	char path[108];
 	struct client *clients;
 	unsigned nclients;
@@ -216,32 +220,47 @@ static void send_done(void *ctx, int status, const struct agent_sent *sent)
 	free(s);
 }
 
-/* The payload of a SEND: inline, or mapped from the fd the client passed. */
-static int map_payload(const struct bp_msg *m, int fd, const uint8_t **ret, size_t *ret_len,
-		       void **ret_map)
+/*
+ * The payload of a SEND: inline, or read from the fd the client passed
+ * (*ret_copy then holds it). Read, not mapped: a client shrinking its file
+ * under a mapping would kill bpd with SIGBUS. A length over the store's
+ * whole quota is refused before anything is read.
+ */
+static int load_payload(struct client *c, const struct bp_msg *m, int fd, const uint8_t **ret,
+			size_t *ret_len, uint8_t **ret_copy)
 {
 	const struct bp_msg_field *f = bp_msg_find(m, BP_F_PAYLOAD);
 	uint64_t len = bp_msg_u64(m, BP_F_PAYLOAD_FD, 0);
-	struct stat st;
-	void *p;
+	size_t off = 0;
+	uint8_t *buf;
 
-	*ret_map = NULL;
+	*ret_copy = NULL;
 	if (f) {
 		*ret = f->ptr;
 		*ret_len = f->len;
 		return 0;
 	}
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < len)
+	if (fd < 0)
 		return -EINVAL;
+	if (len > agent_max_bundle_size(c->fe->agent))
+		return -EMSGSIZE;
+	buf = malloc(len ? (size_t)len : 1);
+	if (!buf)
+		return -ENOBUFS;
+	while (off < len) {
+		ssize_t n = pread(fd, buf + off, (size_t)len - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) { /* shorter than announced, or not a file */
+			free(buf);
+			return -EINVAL;
+		}
+		off += (size_t)n;
+	}
+	*ret = buf;
 	*ret_len = (size_t)len;
-	*ret = (const uint8_t *)"";
-	if (len == 0)
-		return 0;
-	p = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	*ret = p;
-	*ret_map = p;
+	*ret_copy = buf;
 	return 0;
 }
 
@@ -274,7 +293,7 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	char dest[BP_PROTO_MAX_EID + 1], rpt[BP_PROTO_MAX_EID + 1];
 	struct agent_send_req req;
 	struct send_ctx *s;
-	void *map = NULL;
+	uint8_t *copy = NULL;
 	int r;
 
 	r = build_send_req(c, m, &req, dest, rpt);
@@ -283,7 +302,7 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	if (r == 0 && !bp_msg_find(m, BP_F_REPORT_TO))
 		req.report_to = req.source;
 	if (r == 0)
-		r = map_payload(m, fd, &req.payload, &req.payload_len, &map);
+		r = load_payload(c, m, fd, &req.payload, &req.payload_len, &copy);
 	s = r == 0 ? malloc(sizeof(*s)) : NULL;
 	if (r == 0 && !s)
 		r = -ENOMEM;
@@ -296,8 +315,7 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 			free(s);
 		}
 	}
-	if (map)
-		munmap(map, req.payload_len);
+	free(copy);
 	if (r < 0)
 		reply(c, m->request, r, NULL, -1);
 }
@@ -387,6 +405,40 @@ static void put_eid(struct bp_msg_wr *w, enum bp_field tag, const struct bp_eid 
 	bp_msg_put_bytes(w, tag, text, n < 0 || (size_t)n >= sizeof(text) ? 0 : (size_t)n);
 }
 
+/*
+ * What a failed delivery means. A full channel waits for the app to read;
+ * running short of fds or memory (ours, or the kernel's for fds in flight)
+ * retries shortly; anything else breaks the channel, and the client is
+ * closed on the next loop turn (not here: the agent is iterating). Every
+ * failure but the last is -EAGAIN to the agent: the bundle stays queued.
+ */
+static int delivery_result(struct client *c, int r)
+{
+	switch (r) {
+	case 0:
+		c->unconsumed++;
+		return 0;
+	case -EAGAIN:
+		ev_io_start(c->fe->loop, &c->delivery_io);
+		return -EAGAIN;
+	case -EMFILE:
+	case -ENFILE:
+	case -ETOOMANYREFS:
+	case -ENOMEM:
+	case -ENOBUFS:
+		ev_timer_set(&c->retry, 0.1, 0.);
+		break;
+	default:
+		log_warn("client pid %d uid %u: delivery channel: %s", (int)c->pid,
+			 (unsigned)c->uid, strerror(-r));
+		c->broken = true;
+		ev_timer_set(&c->retry, 0., 0.);
+		break;
+	}
+	ev_timer_start(c->fe->loop, &c->retry);
+	return -EAGAIN;
+}
+
 static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 {
 	struct client *c = ctx;
@@ -411,18 +463,24 @@ static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 	} else {
 		fd = payload_memfd(pay->data, pay->data_len);
 		if (fd < 0)
-			return fd;
+			return delivery_result(c, fd);
 		bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, pay->data_len);
 	}
 	n = bp_msg_end(&w);
 	r = n < 0 ? (int)n : send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
 	if (fd >= 0)
 		close(fd);
-	if (r == -EAGAIN)
-		ev_io_start(c->fe->loop, &c->delivery_io); /* wait for the app to read */
-	if (r == 0)
-		c->unconsumed++;
-	return r;
+	return delivery_result(c, r);
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = container_of(w, struct client, retry);
+
+	if (c->broken)
+		client_close(c, NULL);
+	else if (c->binding)
+		agent_binding_ready(c->binding);
 }
 
 static void on_delivery_writable(struct ev_loop *loop, ev_io *w, int revents)
@@ -522,6 +580,7 @@ static void client_close(struct client *c, const char *why)
 	c->closing = true;
 	ev_io_stop(c->fe->loop, &c->io);
 	ev_io_stop(c->fe->loop, &c->delivery_io);
+	ev_timer_stop(c->fe->loop, &c->retry);
 	if (c->binding)
 		agent_unbind(c->binding, c->abandon);
 	c->binding = NULL;
@@ -588,7 +647,15 @@ static void accept_one(struct frontend *fe, int fd)
 	ev_io_init(&c->io, on_client_readable, fd, EV_READ);
 	ev_io_start(fe->loop, &c->io);
 	ev_init(&c->delivery_io, on_delivery_writable);
+	ev_init(&c->retry, on_retry);
 	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+}
+
+static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct frontend *fe = container_of(w, struct frontend, accept_retry);
+
+	ev_io_start(loop, &fe->accept_io);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -598,18 +665,42 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	for (;;) {
 		int fd = accept4(fe->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
-			if (errno != EINTR && errno != ECONNABORTED)
-				return;
+		if (fd >= 0) {
+			accept_one(fe, fd);
 			continue;
 		}
-		accept_one(fe, fd);
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN)
+			return;
+		/*
+		 * Out of fds (or memory): the listener stays readable, so stop
+		 * watching it for a while instead of spinning on it.
+		 */
+		log_warn("accept: %s: pausing new connections for 1 s", strerror(errno));
+		ev_io_stop(loop, w);
+		ev_timer_set(&fe->accept_retry, 1., 0.);
+		ev_timer_start(loop, &fe->accept_retry);
+		return;
 	}
 }
 
 /* The listener */
+
+/* Does a daemon accept connections at path? */
+static bool socket_is_live(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return live;
+}
 
 /* Make the socket's directory (one level) and clear a stale socket file. */
 static int prepare_path(const char *path)
@@ -628,6 +719,8 @@ static int prepare_path(const char *path)
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return -EEXIST;
+		if (socket_is_live(path))
+			return -EADDRINUSE; /* another bpd serves it */
 		if (unlink(path) < 0)
 			return -errno;
 	}
@@ -680,6 +773,7 @@ struct frontend *frontend_new(struct ev_loop *loop, const char *path, struct age
 	snprintf(fe->path, sizeof(fe->path), "%s", path);
 	ev_io_init(&fe->accept_io, on_accept, fd, EV_READ);
 	ev_io_start(loop, &fe->accept_io);
+	ev_init(&fe->accept_retry, on_accept_retry);
 	return fe;
 }
 
@@ -690,6 +784,7 @@ void frontend_free(struct frontend *fe)
 	while (fe->clients)
 		client_close(fe->clients, NULL);
 	ev_io_stop(fe->loop, &fe->accept_io);
+	ev_timer_stop(fe->loop, &fe->accept_retry);
 	close(fe->listen_fd);
 	(void)unlink(fe->path);
 	free(fe->buf);

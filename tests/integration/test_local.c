@@ -291,6 +291,20 @@ static void a_client_sending_garbage_is_dropped_alone(void **state)
 	bp_close(tx);
 }
 
+/* A second bpd on a live socket path refuses to start instead of taking it over. */
+static void a_second_bpd_does_not_take_over_the_socket(void **state)
+{
+	char cmd[400];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s --quiet --state %s/state2 2>/dev/null", BPD_PATH, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	/* The first one still serves. */
+	bp_close(bound_socket(114));
+}
+
 /* A program written like bp-socket's examples runs against bpd (issue 3). */
 static void a_bp_socket_style_program_exchanges_a_bundle(void **state)
 {
@@ -312,6 +326,7 @@ int main(void)
 		cmocka_unit_test(other_users_cannot_bind_low_services),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
 		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
+		cmocka_unit_test(a_second_bpd_does_not_take_over_the_socket),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
