@@ -154,6 +154,16 @@ static int current_state(struct store *s, uint64_t id, enum store_state *ret)
 	return 0;
 }
 
+/* The state of a bundle whose put is done: -EBUSY while it is pending. */
+static int settled_state(struct store *s, uint64_t id, enum store_state *ret)
+{
+	int r = current_state(s, id, ret);
+
+	if (r == 0 && *ret == STORE_STATE_PENDING)
+		return -EBUSY;
+	return r;
+}
+
 int store_set_state(struct store *s, uint64_t id, enum store_state state, uint32_t tag)
 {
 	enum store_state from;
@@ -161,11 +171,9 @@ int store_set_state(struct store *s, uint64_t id, enum store_state state, uint32
 
 	if (!s || id == 0 || !state_valid(state) || state == STORE_STATE_PENDING)
 		return -EINVAL;
-	r = current_state(s, id, &from);
+	r = settled_state(s, id, &from);
 	if (r < 0)
 		return r;
-	if (from == STORE_STATE_PENDING)
-		return -EBUSY;
 	if (!store_state_move_ok(from, state))
 		return -EINVAL;
 	return s->ops->set_state(s->impl, id, state, tag);
@@ -178,11 +186,9 @@ int store_delete(struct store *s, uint64_t id)
 
 	if (!s || id == 0)
 		return -EINVAL;
-	r = current_state(s, id, &from);
+	r = settled_state(s, id, &from);
 	if (r < 0)
 		return r;
-	if (from == STORE_STATE_PENDING)
-		return -EBUSY;
 	return s->ops->remove(s->impl, id);
 }
 
