@@ -24,7 +24,7 @@ ASAN_DIR := build-asan
 FUZZ_DIR := build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_bpv7_decode fuzz_bpv7_fields fuzz_proto
+FUZZ_TARGETS := fuzz_bpv7_decode fuzz_bpv7_fields fuzz_proto fuzz_config
 FORMAT_DIRS := $(wildcard bpd libbp convergence include tools tests bench)
 
 # cmake --build runs its own make; keep our make's recursion state out of it.
@@ -90,7 +90,10 @@ fuzz-smoke: deps
 		-DBPSOCK_FUZZ=ON -DBPSOCK_TESTS=ON -DBPSOCK_BENCH=OFF
 	$(CMAKE_BUILD) $(FUZZ_DIR) -j$(JOBS) --target $(FUZZ_TARGETS)
 	@rm -rf $(FUZZ_DIR)/artifacts; mkdir -p $(FUZZ_DIR)/artifacts
-	@for t in $(FUZZ_TARGETS); do mkdir -p $(FUZZ_DIR)/corpus/$$t; done
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+		if [ -d tests/fuzz/seeds/$$t ]; then cp tests/fuzz/seeds/$$t/* $(FUZZ_DIR)/corpus/$$t/; fi; \
+	done
 	@n=0; while IFS= read -r -d '' f; do \
 		seed=$${f#tests/vectors/}; seed=$${seed//\//_}; \
 		xxd -r -p "$$f" > "$(FUZZ_DIR)/corpus/fuzz_bpv7_decode/seed_$${seed%.hex}.bin"; \

@@ -423,6 +423,11 @@ int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sin
 	return 0;
 }
 
+const struct node_id *agent_node(const struct agent *a)
+{
+	return a->node;
+}
+
 uint64_t agent_max_bundle_size(struct agent *a)
 {
 	struct store_stats st;
@@ -468,6 +473,72 @@ void agent_unbind(struct agent_binding *b, bool abandon)
 	endpoint_maybe_free(b->a, b->ep);
 	free(b->out);
 	free(b);
+}
+
+bool agent_endpoint_known(struct agent *a, const struct bp_eid *eid)
+{
+	return endpoint_find(a, eid) != NULL;
+}
+
+void agent_walk_endpoints(struct agent *a,
+			  void (*fn)(void *ctx, const struct agent_endpoint_info *info), void *ctx)
+{
+	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next) {
+		struct agent_endpoint_info info = {
+			.eid = ep->text,
+			.bound = ep->binding != NULL,
+			.sink_ctx = ep->binding ? ep->binding->ctx : NULL,
+			.queued = ep->queue.len,
+			.unconsumed = ep->binding ? ep->binding->nout : 0,
+		};
+
+		fn(ctx, &info);
+	}
+}
+
+/* Take id out of a queue; true if it was there. */
+static bool queue_remove(struct id_queue *q, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < q->len; i++)
+		if (q->ids[(q->head + i) % q->cap] == id)
+			break;
+	if (i == q->len)
+		return false;
+	for (; i + 1 < q->len; i++)
+		q->ids[(q->head + i) % q->cap] = q->ids[(q->head + i + 1) % q->cap];
+	q->len--;
+	return true;
+}
+
+int agent_delete(struct agent *a, uint64_t id)
+{
+	struct store_meta meta;
+	int r = store_get(a->store, id, &meta);
+
+	if (r < 0)
+		return r;
+	if (meta.state == STORE_STATE_PENDING)
+		return -EBUSY;
+	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next) {
+		struct agent_binding *b = ep->binding;
+
+		if (queue_remove(&ep->queue, id)) {
+			endpoint_maybe_free(a, ep);
+			break;
+		}
+		for (size_t i = 0; b && i < b->nout; i++) {
+			if (b->out[i] != id)
+				continue;
+			/* The app may still consume it: that finds nothing, harmlessly. */
+			memmove(&b->out[i], &b->out[i + 1], (b->nout - i - 1) * sizeof(b->out[0]));
+			b->nout--;
+			break;
+		}
+	}
+	log_info("bundle %llu for %s: deleted by an operator", (unsigned long long)id, meta.dest);
+	return store_delete(a->store, id);
 }
 
 struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)

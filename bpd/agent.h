@@ -81,6 +81,8 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
  */
 int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sink_ops *ops,
 	       void *ctx, struct agent_binding **ret);
+/* This node's ID. */
+const struct node_id *agent_node(const struct agent *a);
 /* The largest encoded bundle the store could ever hold (its byte quota). */
 uint64_t agent_max_bundle_size(struct agent *a);
 /* The endpoint a binding holds. */
@@ -89,6 +91,31 @@ int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret);
 void agent_binding_ready(struct agent_binding *b);
 /* The application consumed delivery id: the bundle is deleted. -ENOENT if unknown. */
 int agent_consumed(struct agent_binding *b, uint64_t id);
+/*
+ * Is eid known to the agent: bound, or with bundles waiting? (A free
+ * ephemeral service is one that is not.)
+ */
+bool agent_endpoint_known(struct agent *a, const struct bp_eid *eid);
+
+/* What bpctl endpoints shows of one endpoint. */
+struct agent_endpoint_info {
+	const char *eid;
+	bool bound;
+	void *sink_ctx;	   /* the binding's sink, when bound */
+	size_t queued;	   /* waiting for delivery */
+	size_t unconsumed; /* delivered, not yet consumed */
+};
+
+/* Call fn for each endpoint the agent knows; info is valid during the call. */
+void agent_walk_endpoints(struct agent *a,
+			  void (*fn)(void *ctx, const struct agent_endpoint_info *info), void *ctx);
+
+/*
+ * Delete a stored bundle on an operator's order (RFC 9171 5.10), whatever
+ * queue holds it. -ENOENT if unknown, -EBUSY while it is being stored.
+ */
+int agent_delete(struct agent *a, uint64_t id);
+
 /*
  * End the registration. Delivered but unconsumed bundles return to the
  * endpoint's queue for the next binding ("defer"), or are deleted ("abandon").

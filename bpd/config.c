@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -23,6 +24,18 @@ void config_init(struct config *cfg)
 	snprintf(cfg->node_text, sizeof(cfg->node_text), "ipn:1");
 	cfg->store_limits.max_bytes = DEFAULT_QUOTA_BYTES;
 	cfg->store_limits.max_bundles = DEFAULT_QUOTA_BUNDLES;
+	cfg->limits = (struct frontend_limits){
+		.max_clients = 4096,
+		.max_clients_per_uid = 1024,
+		.max_unconsumed = 4096,
+		.inline_max = 64 << 10,
+	};
+	access_init(&cfg->access, geteuid());
+}
+
+void config_free(struct config *cfg)
+{
+	access_free(&cfg->access);
 }
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -64,10 +77,47 @@ static int cmd_store(struct config *cfg, int argc, char **argv, const char **why
 	return 0;
 }
 
+/* Bounds on what clients may make bpd spend (frontend.h). */
+static int cmd_limit(struct config *cfg, int argc, char **argv, const char **why)
+{
+	uint64_t n;
+	unsigned *dst = NULL;
+
+	if (argc == 3 && strcmp(argv[1], "sockets") == 0)
+		dst = &cfg->limits.max_clients;
+	else if (argc == 3 && strcmp(argv[1], "sockets-per-user") == 0)
+		dst = &cfg->limits.max_clients_per_uid;
+	else if (argc == 3 && strcmp(argv[1], "unconsumed") == 0)
+		dst = &cfg->limits.max_unconsumed;
+	if (!dst || parse_u64(argv[2], &n) < 0 || n == 0 || n > 1000000) {
+		*why = "usage: limit sockets|sockets-per-user|unconsumed N (1 to 1000000)";
+		return -EINVAL;
+	}
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int cmd_delivery(struct config *cfg, int argc, char **argv, const char **why)
+{
+	if (argc != 3 || strcmp(argv[1], "policy") != 0 ||
+	    (strcmp(argv[2], "defer") != 0 && strcmp(argv[2], "abandon") != 0)) {
+		*why = "usage: delivery policy defer|abandon";
+		return -EINVAL;
+	}
+	cfg->abandon = strcmp(argv[2], "abandon") == 0;
+	return 0;
+}
+
 int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why)
 {
 	if (argc == 0)
 		return 0;
+	if (strcmp(argv[0], "limit") == 0)
+		return cmd_limit(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "delivery") == 0)
+		return cmd_delivery(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "access") == 0)
+		return access_config(&cfg->access, argc, argv, ret_why);
 	if (strcmp(argv[0], "node") == 0)
 		return cmd_node(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "store") == 0)
@@ -97,21 +147,24 @@ static int split(char *line, char **words, const char **why)
 	}
 }
 
-int config_load(struct config *cfg, const char *path)
+int config_load_stream(struct config *cfg, FILE *f, const char *name)
 {
 	char line[LINE_MAX_LEN], *words[WORDS_MAX];
 	const char *why = NULL;
 	unsigned lineno = 0;
-	FILE *f = fopen(path, "re");
 	int r = 0, n;
 
-	if (!f) {
-		log_err("%s: %s", path, strerror(errno));
-		return -errno;
-	}
 	while (r == 0 && fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
+		/* fgets stops at a newline; a NUL before it hides the rest. */
+		if (len + 1 < sizeof(line) && line[len ? len - 1 : 0] != '\n' && !feof(f)) {
+			why = "NUL byte in line";
+			r = -EINVAL;
+			break;
+		}
+		if (len + 1 == sizeof(line) && line[len - 1] != '\n' && !feof(f)) {
 			why = "line too long";
 			r = -EINVAL;
 			break;
@@ -120,7 +173,21 @@ int config_load(struct config *cfg, const char *path)
 		r = n < 0 ? n : config_apply(cfg, n, words, &why);
 	}
 	if (r < 0)
-		log_err("%s:%u: %s", path, lineno, why);
+		log_err("%s:%u: %s", name, lineno, why);
+	return r;
+}
+
+int config_load(struct config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f) {
+		r = -errno;
+		log_err("%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = config_load_stream(cfg, f, path);
 	fclose(f);
 	return r;
 }

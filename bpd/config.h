@@ -8,8 +8,12 @@
 #define BPD_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "access.h"
+#include "frontend.h"
 #include "node.h"
 #include "store.h"
 
@@ -21,6 +25,9 @@ struct config {
 	/* From the config file, or the defaults. */
 	char node_text[NODE_TEXT_MAX];
 	struct store_limits store_limits;
+	struct frontend_limits limits;
+	struct access access;
+	bool abandon; /* default delivery policy: "abandon" instead of "defer" */
 	/* Resolved. */
 	struct node_id node;
 	char state_dir[PATH_MAX];
@@ -28,14 +35,24 @@ struct config {
 };
 
 void config_init(struct config *cfg);
+void config_free(struct config *cfg);
 
 /*
- * Read a config file. Each line is a command: "node EID", "store quota
- * BYTES [BUNDLES]"; '#' starts a comment. Returns 0, or -EINVAL after
+ * Read a config file. Each line is a command; '#' starts a comment:
+ *
+ *	node EID				this node's ID (ipn:N or dtn://name)
+ *	store quota BYTES [BUNDLES]		the store's bounds
+ *	limit sockets|sockets-per-user|unconsumed N
+ *	delivery policy defer|abandon		for sockets that do not choose
+ *	access ...				see access.h
+ *
+ * Returns 0, or -EINVAL after
  * logging "FILE:LINE: why" for the first bad line (nothing after it is
  * applied), or -errno when the file cannot be read.
  */
 int config_load(struct config *cfg, const char *path);
+/* The same from an open stream; name is what error lines call it. */
+int config_load_stream(struct config *cfg, FILE *f, const char *name);
 
 /* One command line, already split into words (for the file and for tests). */
 int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why);

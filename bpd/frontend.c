@@ -20,14 +20,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "agent.h"
 #include "bp/proto.h"
 #include "log.h"
+#include "node.h"
+#include "textbuf.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* Service numbers below this need root (RFC 6260-style well-known services). */
-#define PRIVILEGED_SERVICE_MAX 63
+/* Ephemeral services: what a bind to service 0 picks from (as Linux's ports). */
+#define EPHEMERAL_FIRST 32768u
+#define EPHEMERAL_LAST 60999u
+/* Admin command output, at most (one REPLY). */
+#define ADMIN_OUTPUT_MAX (BP_PROTO_MAX_MSG - 4096)
 /* Kernel buffer for the delivery channel: a whole inline message fits. */
 #define DELIVERY_SNDBUF (4 << 20)
 
@@ -43,11 +49,10 @@ struct client {
 	int fd;		 /* control connection */
 	int delivery_fd; /* bpd's end of the delivery socketpair, or -1 */
 	ev_io io;
-	ev_io delivery_io; /* waits for room after a full delivery channel */
-	ev_timer retry;	   /* after a transient failure, or to close a broken channel */
-	bool broken;	   /* the delivery channel failed: close on the next turn */
-	uid_t uid;
-	gid_t gid;
+	ev_io delivery_io;	 /* waits for room after a full delivery channel */
+	ev_timer retry;		 /* after a transient failure, or to close a broken channel */
+	bool broken;		 /* the delivery channel failed: close on the next turn */
+	struct access_peer peer; /* who the kernel says it is */
 	pid_t pid;
 	enum client_state state;
 	bool closing;
@@ -62,6 +67,11 @@ struct frontend {
 	struct ev_loop *loop;
 	struct agent *agent;
 	struct frontend_limits limits;
+	const struct access *access;
+	bool abandon; /* default delivery policy */
+	frontend_admin_fn *admin;
+	void *admin_ctx;
+	uint32_t next_ephemeral;
 	int listen_fd;
 	ev_io accept_io;
 	ev_timer accept_retry;
@@ -172,22 +182,75 @@ static int parse_eid_field(const struct bp_msg *m, enum bp_field tag, struct bp_
 	return bp_eid_parse(text, f->len, ret, &why) < 0 ? -EINVAL : 0;
 }
 
-/* Who may bind what (issue 3): low ipn services need root. */
-static int may_bind(const struct client *c, const struct bp_eid *eid)
-{
-	if (c->uid == 0)
-		return 0;
-	if (eid->scheme == BP_EID_IPN && eid->service <= PRIVILEGED_SERVICE_MAX)
-		return -EACCES;
-	return 0;
-}
-
 static int deliver_to_client(void *ctx, const struct agent_delivery *d);
 
 static const struct agent_sink_ops client_sink = { .deliver = deliver_to_client };
 
+/*
+ * The wildcards of bp_bind(), as INADDR_ANY and port 0: ipn node 0 (or
+ * RFC 9758's "!") is this node's number; service 0 is left for bind_ephemeral().
+ */
+static int resolve_node(const struct node_id *node, struct bp_eid *eid)
+{
+	bool local = eid->node == BP_EID_IPN_LOCALNODE || (eid->allocator == 0 && eid->node == 0);
+
+	if (eid->scheme != BP_EID_IPN || !local)
+		return 0;
+	if (node->eid.scheme != BP_EID_IPN)
+		return -EADDRNOTAVAIL; /* a dtn node has no number */
+	bp_eid_set_ipn(eid, node->eid.allocator << 32 | node->eid.node, eid->service);
+	return 0;
+}
+
+static int bind_one(struct client *c, const struct bp_eid *eid)
+{
+	int r = access_may_bind(c->fe->access, &c->peer, eid);
+
+	return r < 0 ? r : agent_bind(c->fe->agent, eid, &client_sink, c, &c->binding);
+}
+
+/*
+ * A free service for bind to service 0: one no binding holds, no bundle
+ * waits for, and no access rule reserves, taken round-robin so that a
+ * service just released is not handed out again at once.
+ */
+static int bind_ephemeral(struct client *c, struct bp_eid *eid)
+{
+	struct frontend *fe = c->fe;
+	uint32_t span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+
+	for (uint32_t i = 0; i < span; i++) {
+		eid->service = EPHEMERAL_FIRST + (fe->next_ephemeral + i) % span;
+		if (agent_endpoint_known(fe->agent, eid) || access_reserved(fe->access, eid))
+			continue;
+		fe->next_ephemeral = (fe->next_ephemeral + i + 1) % span;
+		return bind_one(c, eid);
+	}
+	return -EADDRINUSE;
+}
+
+static void reply_bind(struct client *c, uint32_t request, int status)
+{
+	uint8_t msg[BP_PROTO_HDR_LEN + 3 * BP_PROTO_FIELD_HDR_LEN + 16 + BP_PROTO_MAX_EID];
+	struct bp_msg_wr w;
+	long n;
+
+	if (status < 0) {
+		reply(c, request, status, NULL, -1);
+		return;
+	}
+	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
+	bp_msg_put_u64(&w, BP_F_STATUS, 0);
+	bp_msg_put_bytes(&w, BP_F_EID, c->eid_text, strlen(c->eid_text));
+	bp_msg_put_u64(&w, BP_F_POLICY, c->abandon ? BP_POLICY_ABANDON : BP_POLICY_DEFER);
+	n = bp_msg_end(&w);
+	if (n < 0 || send_with_fd(c->fd, msg, (size_t)n, -1) < 0)
+		client_close(c, "cannot reply");
+}
+
 static void handle_bind(struct client *c, const struct bp_msg *m)
 {
+	uint64_t policy = bp_msg_u64(m, BP_F_POLICY, c->fe->abandon);
 	struct bp_eid eid;
 	int r;
 
@@ -195,19 +258,24 @@ static void handle_bind(struct client *c, const struct bp_msg *m)
 		reply(c, m->request, c->state == CLIENT_NEW ? -ENOTCONN : -EINVAL, NULL, -1);
 		return;
 	}
-	/* The text lives as long as the client: the binding points into it. */
 	r = parse_eid_field(m, BP_F_EID, &eid, c->eid_text, sizeof(c->eid_text));
-	if (r == 0 && eid.scheme == BP_EID_IPN && eid.service == 0)
+	if (r == 0)
+		r = resolve_node(agent_node(c->fe->agent), &eid);
+	if (r == 0 && policy > BP_POLICY_ABANDON)
 		r = -EINVAL;
-	if (r == 0)
-		r = may_bind(c, &eid);
-	c->abandon = bp_msg_u64(m, BP_F_POLICY, BP_POLICY_DEFER) == BP_POLICY_ABANDON;
+	c->abandon = policy == BP_POLICY_ABANDON;
 	/* Bound before the reply: queued bundles may already be on their way. */
-	if (r == 0)
-		r = agent_bind(c->fe->agent, &eid, &client_sink, c, &c->binding);
-	if (r == 0)
+	if (r == 0 && eid.scheme == BP_EID_IPN && eid.service == 0)
+		r = bind_ephemeral(c, &eid);
+	else if (r == 0)
+		r = bind_one(c, &eid);
+	if (r == 0) {
 		c->state = CLIENT_BOUND;
-	reply(c, m->request, r, NULL, -1);
+		/* What was bound, for the reply (the agent keeps its own copy). */
+		if (bp_eid_format(&eid, c->eid_text, sizeof(c->eid_text)) < 0)
+			c->eid_text[0] = '\0';
+	}
+	reply_bind(c, m->request, r);
 }
 
 static void send_done(void *ctx, int status, const struct agent_sent *sent)
@@ -345,6 +413,81 @@ static void handle_setopt(struct client *c, const struct bp_msg *m)
 	reply(c, m->request, r, NULL, -1);
 }
 
+/* The REPLY to an ADMIN: status, then the output in chunks. */
+static void reply_output(struct client *c, uint32_t request, int status, const struct textbuf *out)
+{
+	size_t cap = BP_PROTO_HDR_LEN + BP_PROTO_FIELD_HDR_LEN + 8 + out->len +
+		     (out->len / BP_PROTO_MAX_TEXT + 1) * BP_PROTO_FIELD_HDR_LEN;
+	uint8_t *msg = malloc(cap);
+	struct bp_msg_wr w;
+	long n;
+
+	if (!msg) {
+		reply(c, request, -ENOMEM, NULL, -1);
+		return;
+	}
+	bp_msg_begin(&w, msg, cap, BP_MSG_REPLY, request);
+	bp_msg_put_u64(&w, BP_F_STATUS, (uint64_t)(status < 0 ? -status : status));
+	for (size_t off = 0; off < out->len; off += BP_PROTO_MAX_TEXT) {
+		size_t len = out->len - off;
+
+		bp_msg_put_bytes(&w, BP_F_OUTPUT, out->buf + off,
+				 len < BP_PROTO_MAX_TEXT ? len : BP_PROTO_MAX_TEXT);
+	}
+	n = bp_msg_end(&w);
+	if (n < 0 || send_with_fd(c->fd, msg, (size_t)n, -1) < 0)
+		client_close(c, "cannot reply");
+	free(msg);
+}
+
+/*
+ * A bpctl command. Only admins (access.h) may run one: root, the user bpd
+ * runs as, and the users and groups the config names.
+ */
+static void handle_admin(struct client *c, const struct bp_msg *m)
+{
+	char *argv[BP_PROTO_MAX_FIELDS];
+	struct textbuf out;
+	bool json = false;
+	int argc = 0, r;
+
+	tb_init(&out, ADMIN_OUTPUT_MAX);
+	if (!access_is_admin(c->fe->access, &c->peer)) {
+		tb_printf(&out, "permission denied: admin commands need root or an admin "
+				"user or group (\"access admin\" in the config)\n");
+		reply_output(c, m->request, -EACCES, &out);
+		tb_free(&out);
+		return;
+	}
+	r = 0;
+	for (unsigned i = 0; i < m->nfields && r == 0; i++) {
+		const struct bp_msg_field *f = &m->fields[i];
+
+		if (f->tag != BP_F_ARG)
+			continue;
+		if (memchr(f->ptr, '\0', f->len)) {
+			tb_printf(&out, "argument %d holds a NUL byte\n", argc + 1);
+			r = -EINVAL;
+		} else if (f->len == 6 && memcmp(f->ptr, "--json", 6) == 0) {
+			json = true;
+		} else if (!(argv[argc] = strndup((const char *)f->ptr, f->len))) {
+			r = -ENOMEM;
+		} else {
+			argc++;
+		}
+	}
+	if (r == 0)
+		r = c->fe->admin(c->fe->admin_ctx, argc, argv, json, &out);
+	if (out.truncated)
+		log_warn("admin command output cut at %zu bytes", out.len);
+	log_info("client pid %d uid %u: admin command '%s': %s", (int)c->pid, (unsigned)c->peer.uid,
+		 argc ? argv[0] : "", r < 0 ? strerror(-r) : "done");
+	reply_output(c, m->request, r, &out);
+	while (argc > 0)
+		free(argv[--argc]);
+	tb_free(&out);
+}
+
 static void dispatch(struct client *c, const struct bp_msg *m, int fd)
 {
 	switch (m->type) {
@@ -364,7 +507,7 @@ static void dispatch(struct client *c, const struct bp_msg *m, int fd)
 		handle_setopt(c, m);
 		break;
 	case BP_MSG_ADMIN:
-		reply(c, m->request, -EOPNOTSUPP, NULL, -1);
+		handle_admin(c, m);
 		break;
 	default: /* a REPLY or DELIVER sent to bpd */
 		client_close(c, "message type only bpd sends");
@@ -430,7 +573,7 @@ static int delivery_result(struct client *c, int r)
 		break;
 	default:
 		log_warn("client pid %d uid %u: delivery channel: %s", (int)c->pid,
-			 (unsigned)c->uid, strerror(-r));
+			 (unsigned)c->peer.uid, strerror(-r));
 		c->broken = true;
 		ev_timer_set(&c->retry, 0., 0.);
 		break;
@@ -555,7 +698,7 @@ static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (bp_msg_decode(c->fe->buf, (size_t)n, m, &err) < 0) {
 		log_warn("client pid %d uid %u: %s at byte %zu: closing it", (int)c->pid,
-			 (unsigned)c->uid, err.why, err.offset);
+			 (unsigned)c->peer.uid, err.why, err.offset);
 		client_close(c, NULL);
 		goto out;
 	}
@@ -575,7 +718,7 @@ static void client_close(struct client *c, const char *why)
 	if (c->closing)
 		return;
 	if (why)
-		log_warn("client pid %d uid %u: %s: closing it", (int)c->pid, (unsigned)c->uid,
+		log_warn("client pid %d uid %u: %s: closing it", (int)c->pid, (unsigned)c->peer.uid,
 			 why);
 	c->closing = true;
 	ev_io_stop(c->fe->loop, &c->io);
@@ -607,8 +750,21 @@ static unsigned clients_of(const struct frontend *fe, uid_t uid)
 	unsigned n = 0;
 
 	for (const struct client *c = fe->clients; c; c = c->next)
-		n += c->uid == uid;
+		n += c->peer.uid == uid;
 	return n;
+}
+
+/* The client's supplementary groups (SO_PEERGROUPS, Linux 4.13); none if unknown. */
+static void peer_groups(int fd, struct access_peer *p)
+{
+	socklen_t len = sizeof(p->groups);
+
+	p->ngroups = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0)
+		p->ngroups = len / sizeof(gid_t);
+	else if (errno == ERANGE)
+		log_warn("client with over %d groups: only its primary group counts",
+			 ACCESS_MAX_GROUPS);
 }
 
 static void accept_one(struct frontend *fe, int fd)
@@ -637,18 +793,18 @@ static void accept_one(struct frontend *fe, int fd)
 	*c = (struct client){ .fe = fe,
 			      .fd = fd,
 			      .delivery_fd = -1,
-			      .uid = cred.uid,
-			      .gid = cred.gid,
+			      .peer = { .uid = cred.uid, .gid = cred.gid },
 			      .pid = cred.pid,
 			      .refs = 1,
 			      .next = fe->clients };
+	peer_groups(fd, &c->peer);
 	fe->clients = c;
 	fe->nclients++;
 	ev_io_init(&c->io, on_client_readable, fd, EV_READ);
 	ev_io_start(fe->loop, &c->io);
 	ev_init(&c->delivery_io, on_delivery_writable);
 	ev_init(&c->retry, on_retry);
-	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->peer.uid);
 }
 
 static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -751,7 +907,7 @@ static int listen_at(const char *path)
 }
 
 struct frontend *frontend_new(struct ev_loop *loop, const char *path, struct agent *agent,
-			      const struct frontend_limits *limits)
+			      const struct frontend_opts *opts)
 {
 	struct frontend *fe = calloc(1, sizeof(*fe));
 	int fd;
@@ -768,13 +924,34 @@ struct frontend *frontend_new(struct ev_loop *loop, const char *path, struct age
 	}
 	fe->loop = loop;
 	fe->agent = agent;
-	fe->limits = *limits;
+	fe->limits = opts->limits;
+	fe->access = opts->access;
+	fe->abandon = opts->abandon;
+	fe->admin = opts->admin;
+	fe->admin_ctx = opts->admin_ctx;
 	fe->listen_fd = fd;
 	snprintf(fe->path, sizeof(fe->path), "%s", path);
 	ev_io_init(&fe->accept_io, on_accept, fd, EV_READ);
 	ev_io_start(loop, &fe->accept_io);
 	ev_init(&fe->accept_retry, on_accept_retry);
 	return fe;
+}
+
+void frontend_counts(const struct frontend *fe, unsigned *ret_clients, unsigned *ret_bound)
+{
+	*ret_clients = fe->nclients;
+	*ret_bound = 0;
+	for (const struct client *c = fe->clients; c; c = c->next)
+		*ret_bound += c->state == CLIENT_BOUND;
+}
+
+bool frontend_sink_owner(void *sink_ctx, pid_t *ret_pid, uid_t *ret_uid)
+{
+	const struct client *c = sink_ctx;
+
+	*ret_pid = c->pid;
+	*ret_uid = c->peer.uid;
+	return true;
 }
 
 void frontend_free(struct frontend *fe)

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "bp/proto.h"
 #include "config.h"
+#include "control.h"
 #include "frontend.h"
 #include "log.h"
 #include "node.h"
@@ -53,8 +54,14 @@ struct bpd {
 	struct store *store;
 	struct agent *agent;
 	struct frontend *fe;
+	struct control_env control;
 	ev_signal sigterm, sigint;
 };
+
+static int run_admin(void *ctx, int argc, char **argv, bool json, struct textbuf *out)
+{
+	return control_run(ctx, argc, argv, json, out);
+}
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -184,13 +191,13 @@ static int resolve(struct config *cfg)
 
 static int start(struct bpd *d)
 {
-	static const struct frontend_limits limits = {
-		.max_clients = 4096,
-		.max_clients_per_uid = 1024,
-		.max_unconsumed = 4096,
-		.inline_max = 64 << 10,
+	struct frontend_opts opts = {
+		.limits = d->cfg.limits,
+		.access = &d->cfg.access,
+		.abandon = d->cfg.abandon,
+		.admin = run_admin,
+		.admin_ctx = &d->control,
 	};
-
 	int r = store_mem_new(d->loop, &d->cfg.store_limits, &d->store);
 
 	if (r < 0) {
@@ -202,11 +209,18 @@ static int start(struct bpd *d)
 		log_err("agent: %s", strerror(errno));
 		return -ENOMEM;
 	}
-	d->fe = frontend_new(d->loop, d->cfg.socket_path, d->agent, &limits);
+	d->control = (struct control_env){
+		.cfg = &d->cfg,
+		.agent = d->agent,
+		.store = d->store,
+		.started = ev_time(),
+	};
+	d->fe = frontend_new(d->loop, d->cfg.socket_path, d->agent, &opts);
 	if (!d->fe) {
 		log_err("listen on %s: %s", d->cfg.socket_path, strerror(errno));
 		return -errno;
 	}
+	d->control.fe = d->fe;
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
 	ev_signal_start(d->loop, &d->sigterm);
@@ -229,20 +243,19 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	config_init(&d.cfg);
-	if (parse_args(argc, argv, &d.cfg, &config_file) < 0)
+	if (parse_args(argc, argv, &d.cfg, &config_file) < 0 ||
+	    (config_file && config_load(&d.cfg, config_file) < 0) || resolve(&d.cfg) < 0) {
+		config_free(&d.cfg);
 		return 2;
-	if (config_file && config_load(&d.cfg, config_file) < 0)
-		return 2;
-	if (resolve(&d.cfg) < 0)
-		return 2;
-	r = make_dirs(d.cfg.state_dir, 0700);
-	if (r < 0) {
-		log_err("state directory %s: %s", d.cfg.state_dir, strerror(-r));
-		return 1;
 	}
-	d.loop = ev_default_loop(EVFLAG_AUTO);
-	if (!d.loop) {
+	r = make_dirs(d.cfg.state_dir, 0700);
+	if (r < 0)
+		log_err("state directory %s: %s", d.cfg.state_dir, strerror(-r));
+	d.loop = r < 0 ? NULL : ev_default_loop(EVFLAG_AUTO);
+	if (r == 0 && !d.loop)
 		log_err("cannot create the event loop");
+	if (!d.loop) {
+		config_free(&d.cfg);
 		return 1;
 	}
 	r = start(&d);
@@ -251,6 +264,7 @@ int main(int argc, char **argv)
 		ev_run(d.loop, 0);
 	}
 	stop(&d);
+	config_free(&d.cfg);
 	log_info("stopped");
 	return r == 0 ? 0 : 1;
 }

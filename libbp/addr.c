@@ -31,17 +31,22 @@ static bp_scheme_t scheme_of(const struct sockaddr *sa)
 	return s;
 }
 
-static int ipn_to_text(const struct sockaddr *sa, int bad_family, char *text, size_t cap)
+static int bad_family(enum addr_use use)
+{
+	return use == ADDR_DEST ? -EAFNOSUPPORT : -EINVAL;
+}
+
+static int ipn_to_text(const struct sockaddr *sa, enum addr_use use, char *text, size_t cap)
 {
 	struct sockaddr_bp a;
 	int n;
 
 	memcpy(&a, sa, sizeof(a));
 	if (a.bp_family != AF_BP)
-		return -bad_family;
+		return bad_family(use);
 	if (a.bp_scheme != BP_SCHEME_IPN)
 		return -EAFNOSUPPORT;
-	if (a.bp_addr.ipn.service_id == 0)
+	if (a.bp_addr.ipn.service_id == 0 && use != ADDR_BIND)
 		return -EINVAL;
 	n = snprintf(text, cap, "ipn:%" PRIu32 ".%" PRIu32, a.bp_addr.ipn.node_id,
 		     a.bp_addr.ipn.service_id);
@@ -63,7 +68,7 @@ static bool ipn_service_zero(const char *ssp, size_t len)
 	return true;
 }
 
-static int eid_to_text(const struct sockaddr *sa, socklen_t len, int bad_family, char *text,
+static int eid_to_text(const struct sockaddr *sa, socklen_t len, enum addr_use use, char *text,
 		       size_t cap)
 {
 	const char *eid = (const char *)sa + EID_OFF, *nul;
@@ -71,7 +76,7 @@ static int eid_to_text(const struct sockaddr *sa, socklen_t len, int bad_family,
 	size_t n;
 
 	if (family_of(sa) != AF_BP)
-		return -bad_family;
+		return bad_family(use);
 	if (scheme != BP_SCHEME_IPN && scheme != BP_SCHEME_DTN)
 		return -EAFNOSUPPORT;
 	nul = memchr(eid, '\0', len - EID_OFF);
@@ -82,20 +87,20 @@ static int eid_to_text(const struct sockaddr *sa, socklen_t len, int bad_family,
 		return -EINVAL;
 	if (memcmp(eid, scheme == BP_SCHEME_IPN ? "ipn:" : "dtn:", SCHEME_PREFIX_LEN) != 0)
 		return -EINVAL;
-	if (scheme == BP_SCHEME_IPN &&
+	if (scheme == BP_SCHEME_IPN && use != ADDR_BIND &&
 	    ipn_service_zero(eid + SCHEME_PREFIX_LEN, n - SCHEME_PREFIX_LEN))
 		return -EINVAL;
 	memcpy(text, eid, n + 1);
 	return (int)n;
 }
 
-int addr_to_eid(const struct sockaddr *sa, socklen_t len, int bad_family, char *text, size_t cap)
+int addr_to_eid(const struct sockaddr *sa, socklen_t len, enum addr_use use, char *text, size_t cap)
 {
 	if (!sa || len < EID_OFF + 1)
 		return -EINVAL;
 	if (len == sizeof(struct sockaddr_bp))
-		return ipn_to_text(sa, bad_family, text, cap);
-	return eid_to_text(sa, len, bad_family, text, cap);
+		return ipn_to_text(sa, use, text, cap);
+	return eid_to_text(sa, len, use, text, cap);
 }
 
 /* A decimal number of at most 32 bits at *p (advanced past it). */

@@ -14,16 +14,24 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+/* What an address is for: the checks and errnos differ. */
+enum addr_use {
+	ADDR_BIND,   /* ipn service 0 ("any free one") allowed; bad family: EINVAL */
+	ADDR_DEST,   /* bad family: EAFNOSUPPORT */
+	ADDR_OPTION, /* bad family: EINVAL */
+};
+
 /*
  * The EID text of an application's address, NUL-terminated in text (cap
  * bytes). Errors as bp-socket's (docs/bp-socket-compat.md): -EINVAL for no
  * address, a bad length, a missing NUL, text that does not fit or does not
- * start with its scheme, or ipn service 0; -bad_family for a family other
- * than AF_BP (bind says EINVAL, send EAFNOSUPPORT); -EAFNOSUPPORT for a
- * scheme that struct does not carry. Everything else about the EID is for
- * bpd to judge. Returns the text length.
+ * start with its scheme, or ipn service 0 (except to bind); a family other
+ * than AF_BP fails as `use` says; -EAFNOSUPPORT for a scheme that struct
+ * does not carry. Everything else about the EID is for bpd to judge
+ * (ipn node 0 to bind means "this node"). Returns the text length.
  */
-int addr_to_eid(const struct sockaddr *sa, socklen_t len, int bad_family, char *text, size_t cap);
+int addr_to_eid(const struct sockaddr *sa, socklen_t len, enum addr_use use, char *text,
+		size_t cap);
 
 /*
  * Write the address of EID text (len bytes, no NUL) to sa, which has room

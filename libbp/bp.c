@@ -83,6 +83,7 @@ BP_EXPORT int bp_socket(int domain, int type, int protocol)
 /* BIND on the control connection; call with ctl_lock held. */
 static int bind_locked(struct bp_sock *s, const char *eid, size_t len)
 {
+	const struct bp_msg_field *f;
 	uint8_t req[SMALL_REQ_MAX];
 	struct conn_reply rep;
 	struct bp_msg_wr w;
@@ -94,14 +95,24 @@ static int bind_locked(struct bp_sock *s, const char *eid, size_t len)
 		return -EINVAL;
 	bp_msg_begin(&w, req, sizeof(req), BP_MSG_BIND, id);
 	bp_msg_put_bytes(&w, BP_F_EID, eid, len);
-	bp_msg_put_u64(&w, BP_F_POLICY, (uint64_t)s->policy);
+	if (s->policy_set)
+		bp_msg_put_u64(&w, BP_F_POLICY, (uint64_t)s->policy);
 	n = bp_msg_end(&w);
 	if (n < 0)
 		return (int)n;
 	r = conn_call(s->ctl, req, (size_t)n, id, -1, false, &rep, NULL);
 	if (r < 0)
 		return r;
-	memcpy(s->eid, eid, len + 1);
+	/* What bpd bound: "ipn:0.0" asks it to pick the node and a free service. */
+	f = bp_msg_find(&rep.msg, BP_F_EID);
+	if (f) {
+		memcpy(s->eid, f->ptr, f->len);
+		s->eid[f->len] = '\0';
+	} else {
+		memcpy(s->eid, eid, len + 1);
+	}
+	/* The policy in force: the app's, or the node's default. */
+	s->policy = (int)bp_msg_u64(&rep.msg, BP_F_POLICY, (uint64_t)s->policy);
 	atomic_store(&s->bound, true);
 	return 0;
 }
@@ -114,10 +125,33 @@ BP_EXPORT int bp_bind(int fd, const struct sockaddr *addr, socklen_t len)
 
 	if (!s)
 		return sock_fail(sock_not_found(fd));
-	r = addr_to_eid(addr, len, EINVAL, eid, sizeof(eid));
+	r = addr_to_eid(addr, len, ADDR_BIND, eid, sizeof(eid));
 	if (r >= 0) {
 		pthread_mutex_lock(&s->ctl_lock);
 		r = bind_locked(s, eid, (size_t)r);
+		pthread_mutex_unlock(&s->ctl_lock);
+	}
+	sock_put(s);
+	return r < 0 ? sock_fail(r) : 0;
+}
+
+BP_EXPORT int bp_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	/* Unbound: the wildcard, as 0.0.0.0:0 for an unbound UDP socket. */
+	static const char any[] = "ipn:0.0";
+	struct bp_sock *s = sock_get(fd);
+	int r = 0;
+
+	if (!s)
+		return sock_fail(sock_not_found(fd));
+	if (!len || (!addr && *len > 0)) {
+		r = -EFAULT;
+	} else {
+		pthread_mutex_lock(&s->ctl_lock);
+		if (atomic_load(&s->bound))
+			addr_from_eid(s->eid, strlen(s->eid), addr, len);
+		else
+			addr_from_eid(any, sizeof(any) - 1, addr, len);
 		pthread_mutex_unlock(&s->ctl_lock);
 	}
 	sock_put(s);
@@ -177,8 +211,10 @@ static int set_policy_locked(struct bp_sock *s, int policy)
 
 	if (atomic_load(&s->bound))
 		r = setopt_locked(s, BP_OPT_DELIVERY_POLICY, (uint64_t)policy);
-	if (r == 0)
+	if (r == 0) {
 		s->policy = policy;
+		s->policy_set = true;
+	}
 	return r;
 }
 
@@ -202,7 +238,7 @@ static int setsockopt_locked(struct bp_sock *s, int name, const void *val, sockl
 		return 0;
 	case BP_REPORT_TO:
 		/* No address: back to the default, the socket's own EID. */
-		r = len == 0 ? 0 : addr_to_eid(val, len, EINVAL, eid, sizeof(eid));
+		r = len == 0 ? 0 : addr_to_eid(val, len, ADDR_OPTION, eid, sizeof(eid));
 		if (r >= 0)
 			memcpy(s->report_to, len == 0 ? "" : eid, (size_t)r + 1);
 		return r < 0 ? r : 0;

@@ -107,6 +107,7 @@ static const struct schema reply_schema = {
 		[BP_F_CREATION_TIME] = U64(false),
 		[BP_F_SEQUENCE] = U64(false),
 		[BP_F_VALUE] = U64(false),
+		[BP_F_POLICY] = U64(false),
 		[BP_F_OUTPUT] = { .kind = KIND_BYTES, .repeat = true, .max = BP_PROTO_MAX_TEXT },
 	},
 };

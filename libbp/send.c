@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -146,6 +147,56 @@ out_close_mfd:
 }
 
 /*
+ * The caller's own file as the payload (BP_PAYLOAD_FD): passed to bpd as it
+ * is, which reads it from offset 0. Sets *ret_fd (-1 when the message has
+ * none) and its size *ret_len; returns 0, or -EINVAL for a malformed control
+ * message or a descriptor that is not a regular file.
+ */
+static int payload_fd_of(const struct msghdr *msg, int *ret_fd, size_t *ret_len)
+{
+	struct msghdr mh = *msg;
+	struct cmsghdr *cm;
+	struct stat st;
+	int fd = -1;
+
+	*ret_fd = -1;
+	if (!msg->msg_control || msg->msg_controllen == 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_BP || cm->cmsg_type != BP_PAYLOAD_FD)
+			continue;
+		if (fd >= 0 || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+			return -EINVAL;
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*ret_fd = fd;
+	*ret_len = (size_t)st.st_size;
+	return 0;
+}
+
+static int send_fd(struct bp_sock *s, const char *dest, int fd, size_t len, int flags,
+		   bool dontwait)
+{
+	uint8_t req[SEND_OVERHEAD];
+	uint32_t id = sock_request_id(s);
+	struct conn_reply rep;
+	struct bp_msg_wr w;
+	long n;
+
+	bp_msg_begin(&w, req, sizeof(req), BP_MSG_SEND, id);
+	put_send_fields(&w, s, dest, flags);
+	bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, len);
+	n = bp_msg_end(&w);
+	return n < 0 ? (int)n : conn_call(s->ctl, req, (size_t)n, id, fd, dontwait, &rep, NULL);
+}
+
+/*
  * MSG_DONTWAIT, or O_NONBLOCK on the socket, means: never wait for room on
  * the control connection, nor for another thread's request on this socket
  * (-EAGAIN instead). The send still waits for bpd's verdict: that verdict,
@@ -155,17 +206,22 @@ static ssize_t send_msg(struct bp_sock *s, const struct msghdr *msg, int flags)
 {
 	char dest[BP_PROTO_MAX_EID + 1];
 	bool dontwait = flags & MSG_DONTWAIT;
-	size_t len;
-	int r;
+	size_t len, file_len = 0;
+	int r, file;
 
 	if (!atomic_load(&s->bound))
 		return -EADDRNOTAVAIL;
-	r = addr_to_eid(msg->msg_name, msg->msg_namelen, EAFNOSUPPORT, dest, sizeof(dest));
+	r = addr_to_eid(msg->msg_name, msg->msg_namelen, ADDR_DEST, dest, sizeof(dest));
 	if (r < 0)
 		return r;
 	r = conn_iov_len(msg->msg_iov, msg->msg_iovlen, &len);
 	if (r < 0)
 		return r;
+	r = payload_fd_of(msg, &file, &file_len);
+	if (r < 0)
+		return r;
+	if (file >= 0 && len > 0)
+		return -EINVAL; /* the payload is the file or the data, not both */
 	/* Unlike bp-socket, an empty send is a bundle with an empty payload (issue 3). */
 	if (!dontwait) {
 		int fl = fcntl(s->fd, F_GETFL);
@@ -176,10 +232,14 @@ static ssize_t send_msg(struct bp_sock *s, const struct msghdr *msg, int flags)
 		pthread_mutex_lock(&s->ctl_lock);
 	else if (pthread_mutex_trylock(&s->ctl_lock) != 0)
 		return -EAGAIN;
-	if (len <= inline_max)
+	if (file >= 0) {
+		len = file_len;
+		r = send_fd(s, dest, file, len, flags, dontwait);
+	} else if (len <= inline_max) {
 		r = send_inline(s, dest, msg, len, flags, dontwait);
-	else
+	} else {
 		r = send_memfd(s, dest, msg, len, flags, dontwait);
+	}
 	pthread_mutex_unlock(&s->ctl_lock);
 	return r < 0 ? r : (ssize_t)len;
 }

@@ -51,8 +51,9 @@ struct bp_sock {
 	char report_to[BP_PROTO_MAX_EID + 1]; /* "" means the bound EID */
 	uint64_t lifetime;		      /* ms */
 	int crc_type;
-	int policy;  /* enum bp_delivery_policy */
-	uint8_t *tx; /* SEND requests are built here; allocated on first use */
+	int policy;	 /* enum bp_delivery_policy */
+	bool policy_set; /* chosen by the app; else the node's default applies */
+	uint8_t *tx;	 /* SEND requests are built here; allocated on first use */
 
 	pthread_mutex_t rx_lock;
 	uint8_t *rx; /* one DELIVER message (BP_PROTO_MAX_MSG); allocated on first use */

@@ -101,8 +101,15 @@ struct sockaddr_bp_eid {
  * MSG_DONTWAIT, or O_NONBLOCK on the socket, means the call never waits for
  * room on its channel to bpd, nor for another thread's request on the same
  * socket (EAGAIN instead); it still waits for bpd's verdict, since that is
- * what it reports. A zero-length send returns 0 and sends nothing, as
- * bp-socket's does. There is no size limit but the store's.
+ * what it reports. A zero-length send sends a bundle with an empty payload
+ * (bp-socket's sends nothing). There is no size limit but the store's.
+ *
+ * A file as the payload, without copying it through the call: give
+ * bp_sendmsg() a control message (msg_control) with cmsg_level SOL_BP,
+ * cmsg_type BP_PAYLOAD_FD and one int, a descriptor of a regular file or
+ * memfd, and no data (a total iov length of 0). The payload is the file's
+ * bytes from offset 0 to its size; it must not change until the call
+ * returns. The call returns that size.
  */
 #define MSG_ACK_REQUESTED 0x00000001
 #define MSG_RECEIVED_RPT 0x00000002
@@ -135,6 +142,7 @@ struct sockaddr_bp_eid {
  * not wait"; use MSG_DONTWAIT or O_NONBLOCK for that).
  */
 #define SOL_BP 0x4250
+#define BP_PAYLOAD_FD 1	     /* control message type at level SOL_BP (see above) */
 #define BP_LIFETIME 1	     /* uint64_t: bundle lifetime in ms (default 86400000) */
 #define BP_REPORT_TO 2	     /* struct sockaddr_bp(_eid): report-to (default: own EID) */
 #define BP_CRC_TYPE 3	     /* int: RFC 9171 CRC type of sent bundles (default 2, CRC-32C) */
@@ -151,7 +159,14 @@ struct sockaddr_bp_eid {
  * ignored, as by bp-socket.
  */
 int bp_socket(int domain, int type, int protocol);
+/*
+ * Wildcards, as INADDR_ANY and port 0: ipn node 0 means this node's own
+ * number, ipn service 0 a free service bpd picks (from 32768 to 60999).
+ * bp_getsockname() tells what was bound.
+ */
 int bp_bind(int fd, const struct sockaddr *addr, socklen_t len);
+/* The bound address (ipn:0.0 before bind); the address rules as bp_recvmsg's source. */
+int bp_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 ssize_t bp_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest,
 		  socklen_t dest_len);
 ssize_t bp_sendmsg(int fd, const struct msghdr *msg, int flags);

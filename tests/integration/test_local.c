@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -30,20 +32,35 @@ static char dir[64];
 static char sock_path[128];
 static pid_t bpd_pid;
 
-static int start_bpd(void **state)
-{
-	char state_dir[160];
+/* A group nobody is in: the config makes it the admin group. */
+#define ADMIN_GID 4242
+#define NOBODY 65534
 
-	snprintf(dir, sizeof(dir), "/tmp/bpsock-test-XXXXXX");
-	if (!mkdtemp(dir) || chmod(dir, 0755) < 0) /* other users' tests connect too */
+/*
+ * The node's config: service 7 is granted to nobody, 300-309 reserved for
+ * root, and group ADMIN_GID runs admin commands.
+ */
+static const char config[] = "node ipn:1\n"
+			     "access bind ipn:1.7 user 65534\n"
+			     "access bind ipn:1.300-309 user 0   # root's own\n"
+			     "access admin group 4242\n";
+
+/* Start a bpd with config text on socket `sock` (state in dir/name). */
+static pid_t spawn_bpd(const char *name, const char *conf, const char *sock)
+{
+	char state_dir[160], conf_path[160];
+	FILE *f;
+	pid_t pid;
+
+	snprintf(state_dir, sizeof(state_dir), "%s/%s", dir, name);
+	snprintf(conf_path, sizeof(conf_path), "%s/%s.conf", dir, name);
+	f = fopen(conf_path, "w");
+	if (!f || fputs(conf, f) < 0 || fclose(f) != 0)
 		return -1;
-	snprintf(sock_path, sizeof(sock_path), "%s/bpd.sock", dir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
-	setenv("BPD_SOCKET", sock_path, 1);
-	bpd_pid = fork();
-	if (bpd_pid == 0) {
-		execl(BPD_PATH, "bpd", "--node", "ipn:1", "--state", state_dir, "--quiet",
-		      (char *)NULL);
+	pid = fork();
+	if (pid == 0) {
+		execl(BPD_PATH, "bpd", "-c", conf_path, "--socket", sock, "--state", state_dir,
+		      "--quiet", (char *)NULL);
 		_exit(127);
 	}
 	/* Ready when the socket accepts (bounded wait: 10 s). */
@@ -52,28 +69,48 @@ static int start_bpd(void **state)
 		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		int ok;
 
-		strcpy(sun.sun_path, sock_path);
+		strcpy(sun.sun_path, sock);
 		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 		close(fd);
 		if (ok)
-			return 0;
+			return pid;
 		usleep(10000);
 	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 	return -1;
+}
+
+/* SIGTERM; true when it stopped cleanly, with status 0. */
+static bool stop_pid(pid_t pid)
+{
+	int status = 0;
+
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int start_bpd(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/bpsock-test-XXXXXX");
+	if (!mkdtemp(dir) || chmod(dir, 0755) < 0) /* other users' tests connect too */
+		return -1;
+	snprintf(sock_path, sizeof(sock_path), "%s/bpd.sock", dir);
+	setenv("BPD_SOCKET", sock_path, 1);
+	bpd_pid = spawn_bpd("state", config, sock_path);
+	return bpd_pid > 0 ? 0 : -1;
 }
 
 static int stop_bpd(void **state)
 {
-	int status = 0;
+	bool clean = stop_pid(bpd_pid);
 	char cmd[128];
 
-	kill(bpd_pid, SIGTERM);
-	waitpid(bpd_pid, &status, 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return -1;
-	/* bpd stops cleanly on SIGTERM, with status 0. */
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return clean ? 0 : -1;
 }
 
 static struct sockaddr_bp ipn(uint32_t node, uint32_t service)
@@ -240,33 +277,205 @@ static void binding_an_endpoint_twice_fails_with_eaddrinuse(void **state)
 	bp_close(second);
 }
 
-/* Service numbers below 64 need root; run as nobody in a child to check. */
-static void other_users_cannot_bind_low_services(void **state)
+/* Run fn as nobody (with extra group gid unless 0) in a child; its exit status. */
+static int as_nobody(gid_t extra, int (*fn)(void))
 {
-	pid_t child;
+	pid_t child = fork();
 	int status;
 
-	if (geteuid() != 0)
-		skip();
-	child = fork();
 	if (child == 0) {
-		struct sockaddr_bp low = ipn(1, 5), high = ipn(1, 111);
-		int fd;
+		gid_t groups[1] = { extra };
 
-		if (setgid(65534) < 0 || setuid(65534) < 0)
-			_exit(10);
-		fd = bp_socket(AF_BP, SOCK_DGRAM, 0);
-		if (fd < 0)
-			_exit(11);
-		if (bp_bind(fd, (struct sockaddr *)&low, sizeof(low)) == 0 || errno != EACCES)
-			_exit(12);
-		if (bp_bind(fd, (struct sockaddr *)&high, sizeof(high)) != 0)
-			_exit(13);
-		_exit(0);
+		if (setgroups(extra ? 1 : 0, groups) < 0 || setgid(NOBODY) < 0 ||
+		    setuid(NOBODY) < 0)
+			_exit(100);
+		_exit(fn());
 	}
 	waitpid(child, &status, 0);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+}
+
+/* Which binds nobody may make (the config in `config`): the step that failed. */
+static int nobody_binds(void)
+{
+	static const struct {
+		uint32_t service;
+		int err; /* 0: allowed */
+	} cases[] = {
+		{ 5, EACCES },	 /* below 64: root or admins only */
+		{ 7, 0 },	 /* ... unless a rule grants it */
+		{ 305, EACCES }, /* reserved for root by a rule */
+		{ 111, 0 },	 /* open to everyone */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_bp a = ipn(1, cases[i].service);
+		int fd = bp_socket(AF_BP, SOCK_DGRAM, 0), r;
+
+		if (fd < 0)
+			return 50;
+		r = bp_bind(fd, (struct sockaddr *)&a, sizeof(a));
+		if (cases[i].err ? r == 0 || errno != cases[i].err : r != 0)
+			return (int)i + 1;
+		bp_close(fd);
+	}
+	return 0;
+}
+
+/* Low services need root, and rules from the config grant and reserve. */
+static void other_users_bind_only_what_the_rules_allow(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(as_nobody(0, nobody_binds), 0);
+	/* Root may bind the service root reserved for itself. */
+	bp_close(bound_socket(305));
+}
+
+/* Run bpctl with args; its exit status, its stdout in out (cap bytes). */
+static int bpctl(char *out, size_t cap, const char *args)
+{
+	char cmd[512];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", BPCTL_PATH, args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+static int nobody_runs_status(void)
+{
+	char out[4096];
+	int r = bpctl(out, sizeof(out), "status");
+
+	if (r == 0)
+		return 1;
+	return strstr(out, "permission denied") ? 0 : 2;
+}
+
+static int admin_group_runs_status(void)
+{
+	char out[4096];
+
+	return bpctl(out, sizeof(out), "status") == 0 && strstr(out, "ipn:1") ? 0 : 1;
+}
+
+/* Admin commands: root and the admin group yes, other users no. */
+static void only_admins_run_admin_commands(void **state)
+{
+	char out[8192];
+
+	assert_int_equal(bpctl(out, sizeof(out), "status"), 0);
+	assert_non_null(strstr(out, "node       ipn:1.0"));
+	assert_int_equal(bpctl(out, sizeof(out), "status --json"), 0);
+	assert_non_null(strstr(out, "\"node\":\"ipn:1.0\""));
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(as_nobody(0, nobody_runs_status), 0);
+	assert_int_equal(as_nobody(ADMIN_GID, admin_group_runs_status), 0);
+}
+
+/* bpctl sees a waiting bundle, and deletes it: the first bind gets nothing. */
+static void bpctl_lists_and_deletes_a_waiting_bundle(void **state)
+{
+	struct sockaddr_bp dest = ipn(1, 150);
+	int tx = bound_socket(151), rx;
+	char out[8192], cmd[64], buf[8];
+	unsigned long id;
+	const char *p;
+
+	assert_int_equal(bp_sendto(tx, "doomed", 7, 0, (struct sockaddr *)&dest, sizeof(dest)), 7);
+	assert_int_equal(bpctl(out, sizeof(out), "endpoints"), 0);
+	assert_non_null(strstr(out, "ipn:1.150"));
+	assert_int_equal(bpctl(out, sizeof(out), "bundles --dest ipn:1.150 --json"), 0);
+	p = strstr(out, "{\"id\":");
+	assert_non_null(p);
+	id = strtoul(p + 6, NULL, 10);
+	assert_non_null(strstr(out, "\"state\":\"queued-local\""));
+	snprintf(cmd, sizeof(cmd), "bundles show %lu", id);
+	assert_int_equal(bpctl(out, sizeof(out), cmd), 0);
+	assert_non_null(strstr(out, "dest       ipn:1.150"));
+	snprintf(cmd, sizeof(cmd), "bundles delete %lu", id);
+	assert_int_equal(bpctl(out, sizeof(out), cmd), 0);
+	assert_int_equal(bpctl(out, sizeof(out), cmd), 1); /* gone */
+	assert_non_null(strstr(out, "no bundle"));
+	rx = bound_socket(150);
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), -1);
+	assert_int_equal(errno, EAGAIN);
+	bp_close(rx);
+	bp_close(tx);
+}
+
+/* ipn:0.0 binds this node and a free service, as INADDR_ANY and port 0. */
+static void wildcard_bind_picks_the_node_and_a_free_service(void **state)
+{
+	struct sockaddr_bp any = ipn(0, 0), a, b, own = ipn(0, 120);
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+	int x = bp_socket(AF_BP, SOCK_DGRAM, 0), y = bp_socket(AF_BP, SOCK_DGRAM, 0);
+	int z = bp_socket(AF_BP, SOCK_DGRAM, 0);
+	char buf[8];
+
+	assert_int_equal(bp_getsockname(x, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(a.bp_addr.ipn.service_id, 0); /* unbound */
+	assert_int_equal(bp_bind(x, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(bp_bind(y, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(bp_getsockname(x, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(bp_getsockname(y, (struct sockaddr *)&b, &blen), 0);
+	assert_int_equal(alen, sizeof(a));
+	assert_int_equal(a.bp_addr.ipn.node_id, 1);
+	assert_int_equal(b.bp_addr.ipn.node_id, 1);
+	assert_in_range(a.bp_addr.ipn.service_id, 32768, 60999);
+	assert_in_range(b.bp_addr.ipn.service_id, 32768, 60999);
+	assert_int_not_equal(a.bp_addr.ipn.service_id, b.bp_addr.ipn.service_id);
+	/* The picked address works as a destination. */
+	assert_int_equal(bp_sendto(y, "hi", 3, 0, (struct sockaddr *)&a, sizeof(a)), 3);
+	assert_int_equal(bp_recvfrom(x, buf, sizeof(buf), 0, NULL, NULL), 3);
+	assert_int_equal(bp_bind(z, (struct sockaddr *)&own, sizeof(own)), 0);
+	assert_int_equal(bp_getsockname(z, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(a.bp_addr.ipn.node_id, 1);
+	assert_int_equal(a.bp_addr.ipn.service_id, 120);
+	bp_close(x);
+	bp_close(y);
+	bp_close(z);
+}
+
+/*
+ * "delivery policy abandon" in the config: a bundle received but not
+ * consumed when its socket closes is dropped, not redelivered; a socket may
+ * still choose "defer" for itself.
+ */
+static void config_default_policy_abandon_drops_unconsumed_bundles(void **state)
+{
+	char sock2[160];
+	struct sockaddr_bp dest = ipn(1, 160);
+	int tx, rx, v = -1;
+	socklen_t vlen = sizeof(v);
+	char buf[8];
+	pid_t pid;
+
+	snprintf(sock2, sizeof(sock2), "%s/abandon.sock", dir);
+	pid = spawn_bpd("abandon", "node ipn:1\ndelivery policy abandon\n", sock2);
+	assert_true(pid > 0);
+	setenv("BPD_SOCKET", sock2, 1);
+	tx = bound_socket(161);
+	rx = bound_socket(160);
+	assert_int_equal(bp_getsockopt(rx, SOL_BP, BP_DELIVERY_POLICY, &v, &vlen), 0);
+	assert_int_equal(v, BP_DELIVERY_ABANDON);
+	assert_int_equal(bp_sendto(tx, "gone", 5, 0, (struct sockaddr *)&dest, sizeof(dest)), 5);
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_PEEK, NULL, NULL), 5);
+	bp_close(rx);
+	rx = bound_socket(160);
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), -1);
+	assert_int_equal(errno, EAGAIN);
+	bp_close(rx);
+	bp_close(tx);
+	setenv("BPD_SOCKET", sock_path, 1);
+	assert_true(stop_pid(pid));
 }
 
 /* A client sending garbage is dropped; the others go on. */
@@ -323,7 +532,11 @@ int main(void)
 		cmocka_unit_test(unconsumed_bundles_are_redelivered_after_the_receiver_dies),
 		cmocka_unit_test(bundle_waits_for_the_first_bind),
 		cmocka_unit_test(binding_an_endpoint_twice_fails_with_eaddrinuse),
-		cmocka_unit_test(other_users_cannot_bind_low_services),
+		cmocka_unit_test(other_users_bind_only_what_the_rules_allow),
+		cmocka_unit_test(only_admins_run_admin_commands),
+		cmocka_unit_test(bpctl_lists_and_deletes_a_waiting_bundle),
+		cmocka_unit_test(wildcard_bind_picks_the_node_and_a_free_service),
+		cmocka_unit_test(config_default_policy_abandon_drops_unconsumed_bundles),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
 		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
 		cmocka_unit_test(a_second_bpd_does_not_take_over_the_socket),

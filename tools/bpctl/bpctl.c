@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "daemon_cmd.h"
 #include "decode_cmd.h"
 #include "encode_cmd.h"
 
@@ -24,10 +25,16 @@ static const char help_usage[] = "usage: bpctl help [COMMAND]\n"
 				 "Show the list of commands, or the help of one command.\n";
 
 static const struct bpctl_cmd cmds[] = {
+	{ "bundles", "list, show or delete the bundles in bpd's store", daemon_bundles_usage,
+	  daemon_cmd_run },
 	{ "decode", "print a bundle (hex or binary) as JSON", decode_cmd_usage, decode_cmd_run },
 	{ "encode", "build a bundle from options, write it in binary or hex", encode_cmd_usage,
 	  encode_cmd_run },
+	{ "endpoints", "list bpd's endpoints: bound by whom, queued, unconsumed",
+	  daemon_endpoints_usage, daemon_cmd_run },
 	{ "help", "show this overview or the help of one command", help_usage, cmd_help },
+	{ "status", "show the running node: ID, store, clients", daemon_status_usage,
+	  daemon_cmd_run },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

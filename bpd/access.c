@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* Access rules: who may bind what and run admin commands (access.h). */
+#include "access.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+void access_init(struct access *ac, uid_t owner)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->owner = owner;
+}
+
+void access_free(struct access *ac)
+{
+	for (unsigned i = 0; i < ac->nrules; i++)
+		free(ac->rules[i].ssp);
+	free(ac->rules);
+	ac->rules = NULL;
+	ac->nrules = 0;
+}
+
+/* A decimal number of 64 bits; the whole string. */
+static bool parse_u64(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+/* "user NAME|UID" or "group NAME|GID". */
+static int parse_principal(const char *kind, const char *name, struct access_principal *ret,
+			   const char **why)
+{
+	uint64_t id;
+
+	ret->is_group = strcmp(kind, "group") == 0;
+	if (!ret->is_group && strcmp(kind, "user") != 0) {
+		*why = "expected \"user NAME|UID\" or \"group NAME|GID\"";
+		return -EINVAL;
+	}
+	if (parse_u64(name, &id)) {
+		if (id > UINT32_MAX - 1) {
+			*why = "user or group ID out of range";
+			return -EINVAL;
+		}
+		ret->id = (uint32_t)id;
+		return 0;
+	}
+	if (ret->is_group) {
+		const struct group *g = getgrnam(name);
+
+		if (!g) {
+			*why = "no such group";
+			return -EINVAL;
+		}
+		ret->id = g->gr_gid;
+	} else {
+		const struct passwd *pw = getpwnam(name);
+
+		if (!pw) {
+			*why = "no such user";
+			return -EINVAL;
+		}
+		ret->id = pw->pw_uid;
+	}
+	return 0;
+}
+
+/* The service part of an ipn pattern: "*", "N" or "LO-HI". */
+static int parse_services(const char *s, struct access_bind_rule *r, const char **why)
+{
+	const char *dash = strchr(s, '-');
+	char lo[24];
+
+	*why = "bad service: expected a number, LO-HI or *";
+	if (strcmp(s, "*") == 0) {
+		r->lo = 0;
+		r->hi = UINT64_MAX;
+		return 0;
+	}
+	if (!dash) {
+		if (!parse_u64(s, &r->lo))
+			return -EINVAL;
+		r->hi = r->lo;
+		return 0;
+	}
+	if ((size_t)(dash - s) >= sizeof(lo))
+		return -EINVAL;
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (!parse_u64(lo, &r->lo) || !parse_u64(dash + 1, &r->hi))
+		return -EINVAL;
+	if (r->lo > r->hi) {
+		*why = "bad service range: LO is above HI";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_pattern(const char *pat, struct access_bind_rule *r, const char **why)
+{
+	size_t len = strlen(pat);
+
+	if (strncmp(pat, "ipn:", 4) == 0) {
+		const char *dot = strrchr(pat, '.');
+		char node[24];
+		size_t nlen;
+
+		r->scheme = BP_EID_IPN;
+		*why = "bad ipn pattern: expected ipn:NODE.SERVICE";
+		if (!dot)
+			return -EINVAL;
+		nlen = (size_t)(dot - pat) - 4;
+		if (nlen == 0 || nlen >= sizeof(node))
+			return -EINVAL;
+		memcpy(node, pat + 4, nlen);
+		node[nlen] = '\0';
+		r->any_node = strcmp(node, "*") == 0;
+		if (!r->any_node && !parse_u64(node, &r->node))
+			return -EINVAL;
+		return parse_services(dot + 1, r, why);
+	}
+	if (strncmp(pat, "dtn://", 6) == 0 && len > 6) {
+		r->scheme = BP_EID_DTN;
+		r->prefix = pat[len - 1] == '*';
+		r->ssp = strndup(pat + 4, len - 4 - r->prefix);
+		if (!r->ssp) {
+			*why = "out of memory";
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	*why = "bad pattern: expected ipn:NODE.SERVICE or dtn://NODE/DEMUX[*]";
+	return -EINVAL;
+}
+
+int access_config(struct access *ac, int argc, char **argv, const char **ret_why)
+{
+	struct access_bind_rule r = { 0 };
+	int rc;
+
+	if (argc == 4 && strcmp(argv[1], "admin") == 0) {
+		if (ac->nadmins == ACCESS_MAX_RULES) {
+			*ret_why = "too many admin rules";
+			return -EINVAL;
+		}
+		rc = parse_principal(argv[2], argv[3], &ac->admins[ac->nadmins], ret_why);
+		if (rc == 0)
+			ac->nadmins++;
+		return rc;
+	}
+	if (argc != 5 || strcmp(argv[1], "bind") != 0) {
+		*ret_why = "usage: access admin user|group NAME, or access bind PATTERN user|group "
+			   "NAME";
+		return -EINVAL;
+	}
+	if (ac->nrules == ACCESS_MAX_RULES) {
+		*ret_why = "too many bind rules";
+		return -EINVAL;
+	}
+	rc = parse_principal(argv[3], argv[4], &r.who, ret_why);
+	if (rc == 0)
+		rc = parse_pattern(argv[2], &r, ret_why);
+	if (rc == 0 && !ac->rules) {
+		ac->rules = calloc(ACCESS_MAX_RULES, sizeof(*ac->rules));
+		if (!ac->rules) {
+			*ret_why = "out of memory";
+			rc = -ENOMEM;
+		}
+	}
+	if (rc < 0) {
+		free(r.ssp);
+		return rc;
+	}
+	ac->rules[ac->nrules++] = r;
+	return 0;
+}
+
+static bool names(const struct access_principal *who, const struct access_peer *p)
+{
+	if (!who->is_group)
+		return p->uid == who->id;
+	if (p->gid == who->id)
+		return true;
+	for (unsigned i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == who->id)
+			return true;
+	return false;
+}
+
+bool access_is_admin(const struct access *ac, const struct access_peer *p)
+{
+	if (p->uid == 0 || p->uid == ac->owner)
+		return true;
+	for (unsigned i = 0; i < ac->nadmins; i++)
+		if (names(&ac->admins[i], p))
+			return true;
+	return false;
+}
+
+static bool matches(const struct access_bind_rule *r, const struct bp_eid *eid)
+{
+	if (r->scheme != eid->scheme)
+		return false;
+	if (eid->scheme == BP_EID_IPN) {
+		uint64_t fqnn = eid->allocator << 32 | eid->node;
+
+		return (r->any_node || r->node == fqnn) && eid->service >= r->lo &&
+		       eid->service <= r->hi;
+	}
+	if (r->prefix)
+		return eid->ssp_len >= strlen(r->ssp) &&
+		       memcmp(eid->ssp, r->ssp, strlen(r->ssp)) == 0;
+	return eid->ssp_len == strlen(r->ssp) && memcmp(eid->ssp, r->ssp, eid->ssp_len) == 0;
+}
+
+bool access_reserved(const struct access *ac, const struct bp_eid *eid)
+{
+	for (unsigned i = 0; i < ac->nrules; i++)
+		if (matches(&ac->rules[i], eid))
+			return true;
+	return false;
+}
+
+int access_may_bind(const struct access *ac, const struct access_peer *p, const struct bp_eid *eid)
+{
+	bool reserved = false;
+
+	if (access_is_admin(ac, p))
+		return 0;
+	for (unsigned i = 0; i < ac->nrules; i++) {
+		if (!matches(&ac->rules[i], eid))
+			continue;
+		if (names(&ac->rules[i].who, p))
+			return 0;
+		reserved = true;
+	}
+	if (reserved)
+		return -EACCES;
+	if (eid->scheme == BP_EID_IPN && eid->service < ACCESS_PRIVILEGED_SERVICES)
+		return -EACCES;
+	return 0;
+}

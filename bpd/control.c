@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* Admin commands for bpctl (control.h). */
+#include "control.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "bp/proto.h"
+#include "config.h"
+#include "decode.h"
+#include "frontend.h"
+#include "store.h"
+#include "textbuf.h"
+
+/* Bundles listed when --limit is not given. */
+#define LIST_DEFAULT_LIMIT 1000
+
+/* Unix time of the DTN epoch in ms (RFC 9171 4.2.6). */
+#define DTN_EPOCH_UNIX_MS 946684800000ull
+
+static int usage(struct textbuf *out, const char *text)
+{
+	tb_printf(out, "usage: %s\n", text);
+	return -EINVAL;
+}
+
+static bool parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* "1.5 KiB" style, for people. */
+static void human_bytes(struct textbuf *out, uint64_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		tb_printf(out, "%" PRIu64 " B", n);
+	else
+		tb_printf(out, "%.1f %s", v, units[u]);
+}
+
+/* An absolute DTN time (ms) as UTC ISO 8601, or "never". */
+static void dtn_time(struct textbuf *out, uint64_t ms, bool json)
+{
+	char buf[40];
+	time_t t;
+	struct tm tm;
+
+	if (ms == STORE_EXPIRY_NEVER) {
+		tb_printf(out, json ? "null" : "never");
+		return;
+	}
+	t = (time_t)((ms + DTN_EPOCH_UNIX_MS) / 1000);
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	tb_printf(out, json ? "\"%s.%03uZ\"" : "%s.%03uZ", buf, (unsigned)(ms % 1000));
+}
+
+/* status */
+
+static void count_endpoint(void *ctx, const struct agent_endpoint_info *info)
+{
+	(*(unsigned *)ctx)++;
+}
+
+static int cmd_status(struct control_env *env, int argc, char **argv, bool json,
+		      struct textbuf *out)
+{
+	const struct config *cfg = env->cfg;
+	double up = ev_time() - env->started;
+	unsigned clients, bound, endpoints = 0;
+	struct store_stats st;
+
+	if (argc != 1)
+		return usage(out, "status");
+	store_stats(env->store, &st);
+	frontend_counts(env->fe, &clients, &bound);
+	agent_walk_endpoints(env->agent, count_endpoint, &endpoints);
+	if (json) {
+		tb_printf(out, "{\"node\":");
+		tb_json_str(out, cfg->node.text);
+		tb_printf(out, ",\"version\":\"%s\",\"protocol\":%d,\"pid\":%d,\"uptime_s\":%.3f",
+			  BPSOCK_VERSION, BP_PROTO_VERSION, (int)getpid(), up);
+		tb_printf(out, ",\"socket\":");
+		tb_json_str(out, cfg->socket_path);
+		tb_printf(out, ",\"state_dir\":");
+		tb_json_str(out, cfg->state_dir);
+		tb_printf(out,
+			  ",\"store\":{\"durable\":%s,\"bundles\":%" PRIu64 ",\"bytes\":%" PRIu64
+			  ",\"max_bundles\":%" PRIu64 ",\"max_bytes\":%" PRIu64
+			  ",\"refused\":%" PRIu64 ",\"by_state\":{",
+			  st.durable ? "true" : "false", st.bundles, st.bytes, st.max_bundles,
+			  st.max_bytes, st.refused);
+		for (int i = 0; i < STORE_STATE_COUNT; i++)
+			tb_printf(out, "%s\"%s\":%" PRIu64, i ? "," : "",
+				  store_state_name((enum store_state)i), st.by_state[i]);
+		tb_printf(out, "}},\"clients\":%u,\"bound\":%u,\"endpoints\":%u}\n", clients, bound,
+			  endpoints);
+		return 0;
+	}
+	tb_printf(out, "node       %s\n", cfg->node.text);
+	tb_printf(out, "version    bpsock %s (client protocol %d)\n", BPSOCK_VERSION,
+		  BP_PROTO_VERSION);
+	tb_printf(out, "pid        %d, up %.0f s\n", (int)getpid(), up);
+	tb_printf(out, "socket     %s\n", cfg->socket_path);
+	tb_printf(out, "state      %s\n", cfg->state_dir);
+	tb_printf(out, "store      %s: %" PRIu64 " of %" PRIu64 " bundles, ",
+		  st.durable ? "durable" : "in memory (lost when bpd stops)", st.bundles,
+		  st.max_bundles);
+	human_bytes(out, st.bytes);
+	tb_printf(out, " of ");
+	human_bytes(out, st.max_bytes);
+	tb_printf(out, "\n          ");
+	for (int i = 0; i < STORE_STATE_COUNT; i++)
+		tb_printf(out, " %s %" PRIu64 "%s", store_state_name((enum store_state)i),
+			  st.by_state[i], i + 1 < STORE_STATE_COUNT ? "," : "\n");
+	tb_printf(out, "           refused when full: %" PRIu64 "\n", st.refused);
+	tb_printf(out, "clients    %u (%u bound)\n", clients, bound);
+	tb_printf(out, "endpoints  %u\n", endpoints);
+	return 0;
+}
+
+/* endpoints */
+
+struct ep_walk {
+	struct control_env *env;
+	struct textbuf *out;
+	bool json;
+	unsigned n;
+};
+
+static void print_endpoint(void *ctx, const struct agent_endpoint_info *info)
+{
+	struct ep_walk *w = ctx;
+	pid_t pid = 0;
+	uid_t uid = 0;
+	bool owned = info->bound && frontend_sink_owner(info->sink_ctx, &pid, &uid);
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"eid\":", w->n ? "," : "");
+		tb_json_str(w->out, info->eid);
+		tb_printf(w->out, ",\"bound\":%s", info->bound ? "true" : "false");
+		if (owned)
+			tb_printf(w->out, ",\"pid\":%d,\"uid\":%u", (int)pid, (unsigned)uid);
+		tb_printf(w->out, ",\"queued\":%zu,\"unconsumed\":%zu}", info->queued,
+			  info->unconsumed);
+	} else {
+		char who[48] = "-";
+
+		if (owned)
+			snprintf(who, sizeof(who), "pid %d uid %u", (int)pid, (unsigned)uid);
+		tb_printf(w->out, "%-28s %-7s %-22s %8zu %10zu\n", info->eid,
+			  info->bound ? "bound" : "waiting", who, info->queued, info->unconsumed);
+	}
+	w->n++;
+}
+
+static int cmd_endpoints(struct control_env *env, int argc, char **argv, bool json,
+			 struct textbuf *out)
+{
+	struct ep_walk w = { .env = env, .out = out, .json = json };
+
+	if (argc != 1)
+		return usage(out, "endpoints");
+	if (json) {
+		tb_printf(out, "[");
+	} else {
+		tb_printf(out, "%-28s %-7s %-22s %8s %10s\n", "ENDPOINT", "STATE", "BOUND BY",
+			  "QUEUED", "UNCONSUMED");
+	}
+	agent_walk_endpoints(env->agent, print_endpoint, &w);
+	if (json)
+		tb_printf(out, "]\n");
+	return 0;
+}
+
+/* bundles */
+
+struct bundle_walk {
+	struct textbuf *out;
+	bool json;
+	uint64_t limit, n, more;
+};
+
+/* A bundle's metadata as JSON members, without the braces. */
+static void bundle_json_members(struct textbuf *out, const struct store_meta *m)
+{
+	tb_printf(out, "\"id\":%" PRIu64 ",\"state\":\"%s\",\"size\":%" PRIu64 ",\"dest\":", m->id,
+		  store_state_name(m->state), m->size);
+	tb_json_str(out, m->dest);
+	tb_printf(out, ",\"source\":");
+	tb_json_str(out, m->source);
+	tb_printf(out, ",\"creation_time\":%" PRIu64 ",\"sequence\":%" PRIu64 ",\"created\":",
+		  m->creation_time, m->sequence);
+	dtn_time(out, m->creation_time, true);
+	tb_printf(out, ",\"expires\":");
+	dtn_time(out, m->expiry, true);
+	if (m->is_fragment)
+		tb_printf(out, ",\"fragment\":{\"offset\":%" PRIu64 ",\"length\":%" PRIu64 "}",
+			  m->frag_offset, m->frag_len);
+}
+
+static int list_one(void *ctx, const struct store_meta *m)
+{
+	struct bundle_walk *w = ctx;
+
+	if (w->n == w->limit) {
+		w->more++;
+		return 0;
+	}
+	if (w->json) {
+		tb_printf(w->out, "%s{", w->n ? "," : "");
+		bundle_json_members(w->out, m);
+		tb_printf(w->out, "}");
+	} else {
+		tb_printf(w->out, "%-8" PRIu64 " %-12s %10" PRIu64 " %-22s %-22s ", m->id,
+			  store_state_name(m->state), m->size, m->dest, m->source);
+		dtn_time(w->out, m->expiry, false);
+		tb_printf(w->out, "\n");
+	}
+	w->n++;
+	return 0;
+}
+
+static int state_by_name(const char *name, enum store_state *ret)
+{
+	for (int i = 0; i < STORE_STATE_COUNT; i++)
+		if (strcmp(name, store_state_name((enum store_state)i)) == 0) {
+			*ret = (enum store_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int bundles_list(struct control_env *env, int argc, char **argv, bool json,
+			struct textbuf *out)
+{
+	static const char use[] = "bundles [list] [--state STATE] [--dest EID] [--limit N]";
+	struct bundle_walk w = { .out = out, .json = json, .limit = LIST_DEFAULT_LIMIT };
+	struct store_filter f = { 0 };
+	enum store_state st;
+
+	for (int i = 0; i < argc; i++) {
+		if (i + 1 == argc)
+			return usage(out, use);
+		if (strcmp(argv[i], "--state") == 0 && state_by_name(argv[i + 1], &st) == 0)
+			f.states |= STORE_STATE_BIT(st);
+		else if (strcmp(argv[i], "--dest") == 0)
+			f.dest = argv[i + 1];
+		else if (strcmp(argv[i], "--limit") != 0 || !parse_u64(argv[i + 1], &w.limit))
+			return usage(out, use);
+		i++;
+	}
+	if (json)
+		tb_printf(out, "{\"bundles\":[");
+	else
+		tb_printf(out, "%-8s %-12s %10s %-22s %-22s %s\n", "ID", "STATE", "BYTES", "DEST",
+			  "SOURCE", "EXPIRES");
+	store_iterate(env->store, &f, list_one, &w);
+	if (json)
+		tb_printf(out, "],\"more\":%" PRIu64 "}\n", w.more);
+	else if (w.more)
+		tb_printf(out, "... and %" PRIu64 " more (--limit)\n", w.more);
+	return 0;
+}
+
+/* The primary block, read back from the stored bytes. */
+static void show_primary(struct control_env *env, uint64_t id, bool json, struct textbuf *out)
+{
+	struct bpv7_bundle *b = malloc(sizeof(*b));
+	struct bpv7_error err;
+	struct store_meta m;
+	uint8_t *buf = NULL;
+	long n;
+
+	if (!b || store_get(env->store, id, &m) < 0)
+		goto out;
+	buf = malloc(m.size ? m.size : 1);
+	n = buf ? store_read(env->store, id, 0, buf, m.size) : -ENOMEM;
+	if (n < 0 || (uint64_t)n != m.size || bpv7_decode(buf, m.size, m.size, b, &err) < 0)
+		goto out;
+	if (json)
+		tb_printf(out,
+			  ",\"flags\":%" PRIu64 ",\"lifetime_ms\":%" PRIu64
+			  ",\"crc_type\":%u,\"blocks\":%u",
+			  b->primary.flags, b->primary.lifetime, b->primary.crc_type, b->nblocks);
+	else
+		tb_printf(out,
+			  "flags      0x%" PRIx64 "\nlifetime   %" PRIu64
+			  " ms\ncrc        %u\nblocks     %u (primary not counted)\n",
+			  b->primary.flags, b->primary.lifetime, b->primary.crc_type, b->nblocks);
+out:
+	free(buf);
+	free(b);
+}
+
+static int bundles_show(struct control_env *env, const char *arg, bool json, struct textbuf *out)
+{
+	struct store_meta m;
+	uint64_t id;
+
+	if (!parse_u64(arg, &id))
+		return usage(out, "bundles show ID");
+	if (store_get(env->store, id, &m) < 0) {
+		tb_printf(out, "no bundle %s\n", arg);
+		return -ENOENT;
+	}
+	if (json) {
+		tb_printf(out, "{");
+		bundle_json_members(out, &m);
+		show_primary(env, id, true, out);
+		tb_printf(out, "}\n");
+		return 0;
+	}
+	tb_printf(out, "id         %" PRIu64 "\nstate      %s\nsize       %" PRIu64 " bytes\n",
+		  m.id, store_state_name(m.state), m.size);
+	tb_printf(out, "dest       %s\nsource     %s\ncreated    ", m.dest, m.source);
+	dtn_time(out, m.creation_time, false);
+	tb_printf(out, " (seq %" PRIu64 ")\nexpires    ", m.sequence);
+	dtn_time(out, m.expiry, false);
+	tb_printf(out, "\n");
+	if (m.is_fragment)
+		tb_printf(out, "fragment   offset %" PRIu64 ", %" PRIu64 " bytes\n", m.frag_offset,
+			  m.frag_len);
+	show_primary(env, id, false, out);
+	return 0;
+}
+
+static int bundles_delete(struct control_env *env, const char *arg, bool json, struct textbuf *out)
+{
+	uint64_t id;
+	int r;
+
+	if (!parse_u64(arg, &id))
+		return usage(out, "bundles delete ID");
+	r = agent_delete(env->agent, id);
+	if (r == -ENOENT)
+		tb_printf(out, "no bundle %s\n", arg);
+	else if (r < 0)
+		tb_printf(out, "bundle %s: %s\n", arg, strerror(-r));
+	else if (json)
+		tb_printf(out, "{\"deleted\":%" PRIu64 "}\n", id);
+	else
+		tb_printf(out, "deleted bundle %" PRIu64 "\n", id);
+	return r;
+}
+
+static int cmd_bundles(struct control_env *env, int argc, char **argv, bool json,
+		       struct textbuf *out)
+{
+	if (argc >= 2 && strcmp(argv[1], "show") == 0)
+		return argc == 3 ? bundles_show(env, argv[2], json, out) :
+				   usage(out, "bundles show ID");
+	if (argc >= 2 && strcmp(argv[1], "delete") == 0)
+		return argc == 3 ? bundles_delete(env, argv[2], json, out) :
+				   usage(out, "bundles delete ID");
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return bundles_list(env, argc - 2, argv + 2, json, out);
+	return bundles_list(env, argc - 1, argv + 1, json, out);
+}
+
+int control_run(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
+{
+	static const char *const config_only[] = { "node", "store", "limit", "delivery", "access" };
+
+	if (argc == 0)
+		return usage(out, "bpctl COMMAND [ARGS]");
+	if (strcmp(argv[0], "status") == 0)
+		return cmd_status(env, argc, argv, json, out);
+	if (strcmp(argv[0], "endpoints") == 0)
+		return cmd_endpoints(env, argc, argv, json, out);
+	if (strcmp(argv[0], "bundles") == 0)
+		return cmd_bundles(env, argc, argv, json, out);
+	for (size_t i = 0; i < sizeof(config_only) / sizeof(config_only[0]); i++)
+		if (strcmp(argv[0], config_only[i]) == 0) {
+			tb_printf(out,
+				  "%s: a config-file command; change the file and restart bpd\n",
+				  argv[0]);
+			return -EOPNOTSUPP;
+		}
+	tb_printf(out, "unknown command '%s'\n", argv[0]);
+	return -EINVAL;
+}

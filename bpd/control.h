@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpd's side of bpctl: the admin commands a client sends in an ADMIN message
+ * (docs/client-protocol.md), answered in human form or JSON. The front end
+ * has already checked that the client may run them (access.h).
+ *
+ *	status				node, store, clients, endpoints
+ *	endpoints			each endpoint: bound by whom, queued, unconsumed
+ *	bundles [list] [--state S] [--dest EID] [--limit N]
+ *	bundles show ID			one bundle's metadata and primary block
+ *	bundles delete ID		delete it (RFC 9171 5.10)
+ *
+ * "--json" anywhere among the arguments selects JSON.
+ */
+#ifndef BPD_CONTROL_H
+#define BPD_CONTROL_H
+
+#include <stdbool.h>
+
+struct agent;
+struct config;
+struct frontend;
+struct store;
+struct textbuf;
+
+struct control_env {
+	const struct config *cfg;
+	struct agent *agent;
+	struct store *store;
+	struct frontend *fe;
+	double started; /* ev_time() when bpd started */
+};
+
+/*
+ * Run one command: argv[0] is its name. Returns 0 with the output in out,
+ * or -errno with a one-line message in out (-EINVAL for a usage error,
+ * -ENOENT for an unknown bundle, -EOPNOTSUPP for a command bpd does not run).
+ */
+int control_run(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out);
+
+#endif

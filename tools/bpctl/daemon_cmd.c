@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* bpctl commands answered by bpd (daemon_cmd.h). */
+#include "daemon_cmd.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bp/proto.h"
+#include "cli.h"
+
+#define DAEMON_OPTIONS                                                                             \
+	"\n"                                                                                       \
+	"Options:\n"                                                                               \
+	"  --json    print JSON instead of text\n"                                                 \
+	"\n"                                                                                       \
+	"bpctl reaches bpd at $BPD_SOCKET, else $XDG_RUNTIME_DIR/bpsock/bpd.sock, else\n"          \
+	"/tmp/bpsock-UID/bpd.sock, as libbp does. Only root, the user bpd runs as and\n"           \
+	"the admins its config names (\"access admin\") may run these commands.\n"
+
+const char daemon_status_usage[] =
+	"usage: bpctl status [--json]\n"
+	"\n"
+	"Show the node: its ID, version, socket, state directory, store\n"
+	"use by bundle state, clients and endpoints.\n" DAEMON_OPTIONS;
+
+const char daemon_endpoints_usage[] =
+	"usage: bpctl endpoints [--json]\n"
+	"\n"
+	"List the endpoints bpd knows: bound ones (with the process that holds\n"
+	"them) and unbound ones with bundles waiting, with how many are queued\n"
+	"and how many were delivered but not yet consumed.\n" DAEMON_OPTIONS;
+
+const char daemon_bundles_usage[] =
+	"usage: bpctl bundles [list] [--state STATE] [--dest EID] [--limit N] [--json]\n"
+	"       bpctl bundles show ID [--json]\n"
+	"       bpctl bundles delete ID [--json]\n"
+	"\n"
+	"List the bundles in the store (at most N, default 1000; STATE is one of\n"
+	"pending, queued-local, delivered, forward, in-transit, and may be given\n"
+	"more than once), show one, or delete one.\n" DAEMON_OPTIONS;
+
+/* The REPLY can be a whole message: the protocol's maximum. */
+static uint8_t reply_buf[BP_PROTO_MAX_MSG];
+
+static int connect_bpd(const char *cmd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (bp_proto_socket_path(sun.sun_path, sizeof(sun.sun_path)) < 0)
+		return -cli_error(BPCTL_EXIT_USAGE, "%s: bpd's socket path is too long", cmd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -cli_error(BPCTL_EXIT_FAIL, "%s: socket: %s", cmd, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+
+		(void)close(fd);
+		return -cli_error(BPCTL_EXIT_FAIL, "%s: no bpd at %s: %s", cmd, sun.sun_path,
+				  strerror(e == ENOENT ? ECONNREFUSED : e));
+	}
+	return fd;
+}
+
+/* One ADMIN request, its REPLY decoded into *ret (fields point into reply_buf). */
+static int exchange(const char *cmd, int fd, int argc, char **argv, bool json, struct bp_msg *ret)
+{
+	size_t cap = BP_PROTO_HDR_LEN;
+	struct bp_msg_error err;
+	struct bp_msg_wr w;
+	uint8_t *req;
+	ssize_t n;
+	long len;
+
+	for (int i = 0; i < argc; i++)
+		cap += BP_PROTO_FIELD_HDR_LEN + strlen(argv[i]);
+	cap += BP_PROTO_FIELD_HDR_LEN + sizeof("--json");
+	req = malloc(cap);
+	if (!req)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: out of memory", cmd);
+	bp_msg_begin(&w, req, cap, BP_MSG_ADMIN, 1);
+	for (int i = 0; i < argc; i++)
+		bp_msg_put_bytes(&w, BP_F_ARG, argv[i], strlen(argv[i]));
+	if (json)
+		bp_msg_put_bytes(&w, BP_F_ARG, "--json", 6);
+	len = bp_msg_end(&w);
+	if (len < 0) {
+		free(req);
+		return cli_error(BPCTL_EXIT_USAGE, "%s: too many or too long arguments", cmd);
+	}
+	n = send(fd, req, (size_t)len, MSG_NOSIGNAL);
+	free(req);
+	if (n < 0)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: send to bpd: %s", cmd, strerror(errno));
+	do
+		n = recv(fd, reply_buf, sizeof(reply_buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: bpd closed the connection%s%s", cmd,
+				 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+	if (bp_msg_decode(reply_buf, (size_t)n, ret, &err) < 0 || ret->type != BP_MSG_REPLY ||
+	    ret->request != 1)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: bad reply from bpd (%s)", cmd,
+				 ret->type != BP_MSG_REPLY ? "not a reply" : err.why);
+	return BPCTL_EXIT_OK;
+}
+
+static const char *usage_of(const char *cmd)
+{
+	if (strcmp(cmd, "status") == 0)
+		return daemon_status_usage;
+	if (strcmp(cmd, "endpoints") == 0)
+		return daemon_endpoints_usage;
+	return daemon_bundles_usage;
+}
+
+int daemon_cmd_run(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	char *args[BP_PROTO_MAX_FIELDS];
+	struct bp_msg *m = malloc(sizeof(*m));
+	bool json = false;
+	uint64_t status;
+	int nargs = 0, fd, r;
+	FILE *out;
+
+	if (!m)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: out of memory", cmd);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			free(m);
+			(void)fputs(usage_of(cmd), stdout);
+			return BPCTL_EXIT_OK;
+		}
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (nargs == BP_PROTO_MAX_FIELDS - 2) {
+			free(m);
+			return cli_error(BPCTL_EXIT_USAGE, "%s: too many arguments", cmd);
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	fd = connect_bpd(cmd);
+	if (fd < 0) {
+		free(m);
+		return -fd;
+	}
+	r = exchange(cmd, fd, nargs, args, json, m);
+	(void)close(fd);
+	if (r != BPCTL_EXIT_OK) {
+		free(m);
+		return r;
+	}
+	status = bp_msg_u64(m, BP_F_STATUS, 0);
+	out = status == 0 ? stdout : stderr;
+	if (status != 0)
+		(void)fputs("bpctl: ", stderr);
+	for (unsigned i = 0; i < m->nfields; i++)
+		if (m->fields[i].tag == BP_F_OUTPUT)
+			(void)fwrite(m->fields[i].ptr, 1, m->fields[i].len, out);
+	if (status != 0 && !bp_msg_find(m, BP_F_OUTPUT))
+		(void)fprintf(stderr, "%s: %s\n", cmd, strerror((int)status));
+	free(m);
+	if (status == EINVAL)
+		return BPCTL_EXIT_USAGE;
+	return status == 0 ? BPCTL_EXIT_OK : BPCTL_EXIT_FAIL;
+}
