@@ -29,7 +29,7 @@ struct id_queue {
 
 /* A local endpoint: its queue outlives any one registration. */
 struct endpoint {
-	struct endpoint *next;
+	struct endpoint *next; /* in its hash bucket */
 	struct bp_eid eid;
 	char text[EID_TEXT_MAX];
 	struct id_queue queue;
@@ -50,12 +50,16 @@ struct agent {
 	struct ev_loop *loop;
 	const struct node_id *node;
 	struct store *store;
-	struct endpoint *endpoints;
+	/* Endpoints by EID: a chained hash table, grown to keep chains short. */
+	struct endpoint **buckets;
+	size_t nbuckets, nendpoints;
+	struct send_op *sends; /* in flight, so that agent_free can cancel them */
 	uint64_t last_ms, seq; /* creation timestamps (RFC 9171 4.2.7) */
 };
 
 /* A send in flight: the bundle is being stored. */
 struct send_op {
+	struct send_op *prev, *next;
 	struct agent *a;
 	agent_send_done_fn *done;
 	void *ctx;
@@ -110,22 +114,72 @@ static uint64_t queue_pop(struct id_queue *q)
 
 /* Endpoints */
 
+/* FNV-1a over what bp_eid_equal() compares. */
+static uint64_t eid_hash(const struct bp_eid *eid)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t ipn[3] = { eid->allocator, eid->node, eid->service };
+	const uint8_t *p = eid->scheme == BP_EID_IPN ? (const uint8_t *)ipn :
+						       (const uint8_t *)eid->ssp;
+	size_t n = eid->scheme == BP_EID_IPN ? sizeof(ipn) : eid->ssp_len;
+
+	h = (h ^ eid->scheme) * 0x100000001b3ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static struct endpoint **bucket_of(struct agent *a, const struct bp_eid *eid)
+{
+	return &a->buckets[eid_hash(eid) & (a->nbuckets - 1)];
+}
+
 static struct endpoint *endpoint_find(struct agent *a, const struct bp_eid *eid)
 {
-	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next)
+	if (a->nbuckets == 0)
+		return NULL;
+	for (struct endpoint *ep = *bucket_of(a, eid); ep; ep = ep->next)
 		if (bp_eid_equal(&ep->eid, eid))
 			return ep;
 	return NULL;
 }
 
+/* Double the table when it holds more endpoints than buckets. */
+static int endpoints_grow(struct agent *a)
+{
+	size_t n = a->nbuckets ? a->nbuckets * 2 : 64, old = a->nbuckets;
+	struct endpoint **b, **prev = a->buckets;
+
+	if (a->nendpoints < a->nbuckets)
+		return 0;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return a->nbuckets ? 0 : -ENOMEM; /* longer chains, still correct */
+	a->buckets = b;
+	a->nbuckets = n;
+	for (size_t i = 0; i < old; i++) {
+		while (prev[i]) {
+			struct endpoint *ep = prev[i], **dst = bucket_of(a, &ep->eid);
+
+			prev[i] = ep->next;
+			ep->next = *dst;
+			*dst = ep;
+		}
+	}
+	free(prev);
+	return 0;
+}
+
 static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
 {
-	struct endpoint *ep = endpoint_find(a, eid);
+	struct endpoint *ep = endpoint_find(a, eid), **bucket;
 	const char *why;
 	int n;
 
 	if (ep)
 		return ep;
+	if (endpoints_grow(a) < 0)
+		return NULL;
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return NULL;
@@ -139,8 +193,10 @@ static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
 		free(ep);
 		return NULL;
 	}
-	ep->next = a->endpoints;
-	a->endpoints = ep;
+	bucket = bucket_of(a, &ep->eid);
+	ep->next = *bucket;
+	*bucket = ep;
+	a->nendpoints++;
 	return ep;
 }
 
@@ -154,11 +210,12 @@ static void endpoint_maybe_free(struct agent *a, struct endpoint *ep)
 
 	if (ep->binding || ep->queue.len > 0)
 		return;
-	for (pp = &a->endpoints; *pp; pp = &(*pp)->next)
+	for (pp = bucket_of(a, &ep->eid); *pp; pp = &(*pp)->next)
 		if (*pp == ep) {
 			*pp = ep->next;
 			break;
 		}
+	a->nendpoints--;
 	free(ep->queue.ids);
 	free(ep);
 }
@@ -337,6 +394,12 @@ static void on_stored(void *ctx, uint64_t id, int status)
 {
 	struct send_op *op = ctx;
 
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		op->a->sends = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
 	op->done(op->ctx, status, &op->sent);
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
@@ -389,8 +452,14 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		.nsegs = 1,
 	};
 	n = store_put(a->store, &put, on_stored, op, &id);
-	if (n == 0)
-		op = NULL; /* on_stored owns it now */
+	if (n == 0) {
+		/* on_stored owns it now; agent_free if the store never answers */
+		op->next = a->sends;
+		if (a->sends)
+			a->sends->prev = op;
+		a->sends = op;
+		op = NULL;
+	}
 out:
 	free(wire);
 	free(b);
@@ -483,16 +552,18 @@ bool agent_endpoint_known(struct agent *a, const struct bp_eid *eid)
 void agent_walk_endpoints(struct agent *a,
 			  void (*fn)(void *ctx, const struct agent_endpoint_info *info), void *ctx)
 {
-	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next) {
-		struct agent_endpoint_info info = {
-			.eid = ep->text,
-			.bound = ep->binding != NULL,
-			.sink_ctx = ep->binding ? ep->binding->ctx : NULL,
-			.queued = ep->queue.len,
-			.unconsumed = ep->binding ? ep->binding->nout : 0,
-		};
+	for (size_t i = 0; i < a->nbuckets; i++) {
+		for (struct endpoint *ep = a->buckets[i]; ep; ep = ep->next) {
+			struct agent_endpoint_info info = {
+				.eid = ep->text,
+				.bound = ep->binding != NULL,
+				.sink_ctx = ep->binding ? ep->binding->ctx : NULL,
+				.queued = ep->queue.len,
+				.unconsumed = ep->binding ? ep->binding->nout : 0,
+			};
 
-		fn(ctx, &info);
+			fn(ctx, &info);
+		}
 	}
 }
 
@@ -514,29 +585,31 @@ static bool queue_remove(struct id_queue *q, uint64_t id)
 
 int agent_delete(struct agent *a, uint64_t id)
 {
+	struct endpoint *ep = NULL;
+	struct agent_binding *b;
 	struct store_meta meta;
+	struct bp_eid eid;
+	const char *why;
 	int r = store_get(a->store, id, &meta);
 
 	if (r < 0)
 		return r;
 	if (meta.state == STORE_STATE_PENDING)
 		return -EBUSY;
-	for (struct endpoint *ep = a->endpoints; ep; ep = ep->next) {
-		struct agent_binding *b = ep->binding;
-
-		if (queue_remove(&ep->queue, id)) {
-			endpoint_maybe_free(a, ep);
-			break;
-		}
-		for (size_t i = 0; b && i < b->nout; i++) {
-			if (b->out[i] != id)
-				continue;
-			/* The app may still consume it: that finds nothing, harmlessly. */
-			memmove(&b->out[i], &b->out[i + 1], (b->nout - i - 1) * sizeof(b->out[0]));
-			b->nout--;
-			break;
-		}
+	/* Only the endpoint the bundle is for can hold it. */
+	if (bp_eid_parse(meta.dest, strlen(meta.dest), &eid, &why) == 0)
+		ep = endpoint_find(a, &eid);
+	b = ep ? ep->binding : NULL;
+	for (size_t i = 0; b && i < b->nout; i++) {
+		if (b->out[i] != id)
+			continue;
+		/* The app may still consume it: that finds nothing, harmlessly. */
+		memmove(&b->out[i], &b->out[i + 1], (b->nout - i - 1) * sizeof(b->out[0]));
+		b->nout--;
+		break;
 	}
+	if (ep && queue_remove(&ep->queue, id))
+		endpoint_maybe_free(a, ep);
 	log_info("bundle %llu for %s: deleted by an operator", (unsigned long long)id, meta.dest);
 	return store_delete(a->store, id);
 }
@@ -557,12 +630,23 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
-	while (a->endpoints) {
-		struct endpoint *ep = a->endpoints;
+	/* Sends still being stored: their callers hear -ECANCELED. */
+	while (a->sends) {
+		struct send_op *op = a->sends;
 
-		a->endpoints = ep->next;
-		free(ep->queue.ids);
-		free(ep);
+		a->sends = op->next;
+		op->done(op->ctx, -ECANCELED, NULL);
+		free(op);
 	}
+	for (size_t i = 0; i < a->nbuckets; i++) {
+		while (a->buckets[i]) {
+			struct endpoint *ep = a->buckets[i];
+
+			a->buckets[i] = ep->next;
+			free(ep->queue.ids);
+			free(ep);
+		}
+	}
+	free(a->buckets);
 	free(a);
 }

@@ -59,8 +59,8 @@ struct agent_sent {
 
 /*
  * Called once the bundle is durable (status 0) or could not be stored
- * (-ENOBUFS when the store is full, ...). Never called from inside
- * agent_send().
+ * (-ENOBUFS when the store is full, ...), or with -ECANCELED (sent NULL)
+ * when the agent is freed first. Never called from inside agent_send().
  */
 typedef void agent_send_done_fn(void *ctx, int status, const struct agent_sent *sent);
 
