@@ -130,6 +130,11 @@ static int parse_pattern(const char *pat, struct access_bind_rule *r, const char
 		r->any_node = strcmp(node, "*") == 0;
 		if (!r->any_node && !parse_u64(node, &r->node))
 			return -EINVAL;
+		/* Binds resolve these to the node's number: a rule with them would match nothing. */
+		if (!r->any_node && r->node == 0) {
+			*why = "bad ipn pattern: node 0 is never bound; name the node's number or *";
+			return -EINVAL;
+		}
 		return parse_services(dot + 1, r, why);
 	}
 	if (strncmp(pat, "dtn://", 6) == 0 && len > 6) {
@@ -202,7 +207,11 @@ static bool names(const struct access_principal *who, const struct access_peer *
 
 bool access_is_admin(const struct access *ac, const struct access_peer *p)
 {
-	if (p->uid == 0 || p->uid == ac->owner)
+	/*
+	 * The user bpd runs as owns the node, unless it is the overflow uid
+	 * that stands for every unmapped user of another user namespace.
+	 */
+	if (p->uid == 0 || (p->uid == ac->owner && ac->owner != ACCESS_OVERFLOW_UID))
 		return true;
 	for (unsigned i = 0; i < ac->nadmins; i++)
 		if (names(&ac->admins[i], p))

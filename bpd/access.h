@@ -15,7 +15,8 @@
  * dtn EID, exact or ending in '*' to match a prefix ("dtn://node/sensors/"
  * then '*').
  *
- * Decisions, in order: root, the user bpd runs as, and admins may bind
+ * Decisions, in order: root, the user bpd runs as (unless that is nobody,
+ * ACCESS_OVERFLOW_UID), and admins may bind
  * anything of the node; an endpoint that some "access bind" pattern matches
  * may be bound only by the users and groups of the rules that match it (a
  * rule both grants and reserves); any other ipn service below 64 needs an
@@ -35,6 +36,8 @@
 #define ACCESS_PRIVILEGED_SERVICES 64
 /* Most supplementary groups looked at per client. */
 #define ACCESS_MAX_GROUPS 64
+/* The uid the kernel shows for users unmapped in a user namespace ("nobody"). */
+#define ACCESS_OVERFLOW_UID 65534
 /* Most rules of each kind. */
 #define ACCESS_MAX_RULES 256
 

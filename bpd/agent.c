@@ -31,9 +31,9 @@ struct id_queue {
 struct endpoint {
 	struct endpoint *next; /* in its hash bucket */
 	struct bp_eid eid;
-	char text[EID_TEXT_MAX];
 	struct id_queue queue;
 	struct agent_binding *binding;
+	char text[]; /* the EID's text; eid.ssp points in here */
 };
 
 struct agent_binding {
@@ -81,7 +81,7 @@ static uint64_t dtn_now_ms(void)
 static int queue_push(struct id_queue *q, uint64_t id, bool front)
 {
 	if (q->len == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 16;
+		size_t cap = q->cap ? q->cap * 2 : 4;
 		uint64_t *ids = malloc(cap * sizeof(*ids));
 
 		if (!ids)
@@ -173,6 +173,7 @@ static int endpoints_grow(struct agent *a)
 static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
 {
 	struct endpoint *ep = endpoint_find(a, eid), **bucket;
+	char text[EID_TEXT_MAX];
 	const char *why;
 	int n;
 
@@ -180,14 +181,14 @@ static struct endpoint *endpoint_get(struct agent *a, const struct bp_eid *eid)
 		return ep;
 	if (endpoints_grow(a) < 0)
 		return NULL;
-	ep = calloc(1, sizeof(*ep));
+	/* As long as its text: anyone can make endpoints by sending bundles. */
+	n = bp_eid_format(eid, text, sizeof(text));
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return NULL;
+	ep = calloc(1, sizeof(*ep) + (size_t)n + 1);
 	if (!ep)
 		return NULL;
-	n = bp_eid_format(eid, ep->text, sizeof(ep->text));
-	if (n < 0 || (size_t)n >= sizeof(ep->text)) {
-		free(ep);
-		return NULL;
-	}
+	memcpy(ep->text, text, (size_t)n + 1);
 	/* Keep an EID whose text is our own copy. */
 	if (bp_eid_parse(ep->text, (size_t)n, &ep->eid, &why) < 0) {
 		free(ep);
@@ -497,11 +498,15 @@ const struct node_id *agent_node(const struct agent *a)
 	return a->node;
 }
 
-uint64_t agent_max_bundle_size(struct agent *a)
+int agent_room_for(struct agent *a, uint64_t len)
 {
 	struct store_stats st;
 
-	return store_stats(a->store, &st) == 0 ? st.max_bytes : 0;
+	if (store_stats(a->store, &st) < 0)
+		return -EIO;
+	if (len > st.max_bytes)
+		return -EMSGSIZE;
+	return len > st.max_bytes - st.bytes || st.bundles >= st.max_bundles ? -ENOBUFS : 0;
 }
 
 int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret)
@@ -547,6 +552,13 @@ void agent_unbind(struct agent_binding *b, bool abandon)
 bool agent_endpoint_known(struct agent *a, const struct bp_eid *eid)
 {
 	return endpoint_find(a, eid) != NULL;
+}
+
+bool agent_endpoint_bound(struct agent *a, const struct bp_eid *eid)
+{
+	const struct endpoint *ep = endpoint_find(a, eid);
+
+	return ep && ep->binding;
 }
 
 void agent_walk_endpoints(struct agent *a,

@@ -83,8 +83,11 @@ int agent_bind(struct agent *a, const struct bp_eid *eid, const struct agent_sin
 	       void *ctx, struct agent_binding **ret);
 /* This node's ID. */
 const struct node_id *agent_node(const struct agent *a);
-/* The largest encoded bundle the store could ever hold (its byte quota). */
-uint64_t agent_max_bundle_size(struct agent *a);
+/*
+ * Could a payload of len bytes be stored now? 0, -ENOBUFS when the store
+ * has not that much room left, -EMSGSIZE when it never could (the quota).
+ */
+int agent_room_for(struct agent *a, uint64_t len);
 /* The endpoint a binding holds. */
 int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret);
 /* The sink can take deliveries again after -EAGAIN. */
@@ -96,6 +99,8 @@ int agent_consumed(struct agent_binding *b, uint64_t id);
  * ephemeral service is one that is not.)
  */
 bool agent_endpoint_known(struct agent *a, const struct bp_eid *eid);
+/* Is eid bound by a socket now? */
+bool agent_endpoint_bound(struct agent *a, const struct bp_eid *eid);
 
 /* What bpctl endpoints shows of one endpoint. */
 struct agent_endpoint_info {

@@ -149,29 +149,27 @@ static int split(char *line, char **words, const char **why)
 
 int config_load_stream(struct config *cfg, FILE *f, const char *name)
 {
-	char line[LINE_MAX_LEN], *words[WORDS_MAX];
+	char *line = NULL, *words[WORDS_MAX];
 	const char *why = NULL;
 	unsigned lineno = 0;
+	size_t cap = 0;
+	ssize_t len;
 	int r = 0, n;
 
-	while (r == 0 && fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line);
-
+	while (r == 0 && (len = getline(&line, &cap, f)) > 0) {
 		lineno++;
-		/* fgets stops at a newline; a NUL before it hides the rest. */
-		if (len + 1 < sizeof(line) && line[len ? len - 1 : 0] != '\n' && !feof(f)) {
-			why = "NUL byte in line";
-			r = -EINVAL;
-			break;
-		}
-		if (len + 1 == sizeof(line) && line[len - 1] != '\n' && !feof(f)) {
+		if (len > LINE_MAX_LEN) {
 			why = "line too long";
 			r = -EINVAL;
-			break;
+		} else if (strlen(line) != (size_t)len) {
+			why = "NUL byte in line";
+			r = -EINVAL;
+		} else {
+			n = split(line, words, &why);
+			r = n < 0 ? n : config_apply(cfg, n, words, &why);
 		}
-		n = split(line, words, &why);
-		r = n < 0 ? n : config_apply(cfg, n, words, &why);
 	}
+	free(line);
 	if (r < 0)
 		log_err("%s:%u: %s", name, lineno, why);
 	return r;

@@ -93,7 +93,7 @@ static int cmd_status(struct control_env *env, int argc, char **argv, bool json,
 
 	if (argc != 1)
 		return usage(out, "status");
-	store_stats(env->store, &st);
+	(void)store_stats(env->store, &st);
 	frontend_counts(env->fe, &clients, &bound);
 	agent_walk_endpoints(env->agent, count_endpoint, &endpoints);
 	if (json) {
@@ -199,7 +199,8 @@ static int cmd_endpoints(struct control_env *env, int argc, char **argv, bool js
 struct bundle_walk {
 	struct textbuf *out;
 	bool json;
-	uint64_t limit, n, more;
+	uint64_t limit, n;
+	bool more; /* the walk stopped at the limit */
 };
 
 /* A bundle's metadata as JSON members, without the braces. */
@@ -225,8 +226,8 @@ static int list_one(void *ctx, const struct store_meta *m)
 	struct bundle_walk *w = ctx;
 
 	if (w->n == w->limit) {
-		w->more++;
-		return 0;
+		w->more = true;
+		return 1; /* stop: a listing costs what it shows, not the store's size */
 	}
 	if (w->json) {
 		tb_printf(w->out, "%s{", w->n ? "," : "");
@@ -276,41 +277,44 @@ static int bundles_list(struct control_env *env, int argc, char **argv, bool jso
 	else
 		tb_printf(out, "%-8s %-12s %10s %-22s %-22s %s\n", "ID", "STATE", "BYTES", "DEST",
 			  "SOURCE", "EXPIRES");
-	store_iterate(env->store, &f, list_one, &w);
+	(void)store_iterate(env->store, &f, list_one, &w);
 	if (json)
-		tb_printf(out, "],\"more\":%" PRIu64 "}\n", w.more);
+		tb_printf(out, "],\"more\":%s}\n", w.more ? "true" : "false");
 	else if (w.more)
-		tb_printf(out, "... and %" PRIu64 " more (--limit)\n", w.more);
+		tb_printf(out, "... and more (--limit N shows more)\n");
 	return 0;
 }
 
-/* The primary block, read back from the stored bytes. */
+/* The primary block of a stored bundle, decoded from its first bytes. */
 static void show_primary(struct control_env *env, uint64_t id, bool json, struct textbuf *out)
 {
+	static uint8_t head[64 << 10];
 	struct bpv7_bundle *b = malloc(sizeof(*b));
 	struct bpv7_error err;
-	struct store_meta m;
-	uint8_t *buf = NULL;
+	const uint8_t *p;
+	size_t len, need;
 	long n;
 
-	if (!b || store_get(env->store, id, &m) < 0)
-		goto out;
-	buf = malloc(m.size ? m.size : 1);
-	n = buf ? store_read(env->store, id, 0, buf, m.size) : -ENOMEM;
-	if (n < 0 || (uint64_t)n != m.size || bpv7_decode(buf, m.size, m.size, b, &err) < 0)
-		goto out;
-	if (json)
-		tb_printf(out,
-			  ",\"flags\":%" PRIu64 ",\"lifetime_ms\":%" PRIu64
-			  ",\"crc_type\":%u,\"blocks\":%u",
-			  b->primary.flags, b->primary.lifetime, b->primary.crc_type, b->nblocks);
-	else
-		tb_printf(out,
-			  "flags      0x%" PRIx64 "\nlifetime   %" PRIu64
-			  " ms\ncrc        %u\nblocks     %u (primary not counted)\n",
-			  b->primary.flags, b->primary.lifetime, b->primary.crc_type, b->nblocks);
-out:
-	free(buf);
+	if (!b)
+		return;
+	/* The in-memory store lends its bytes; another store is read in part. */
+	if (store_peek(env->store, id, &p, &len) < 0) {
+		n = store_read(env->store, id, 0, head, sizeof(head));
+		p = head;
+		len = n < 0 ? 0 : (size_t)n;
+	}
+	if (len > 0 && bpv7_decode_prefix(p, len, SIZE_MAX, b, &need, &err) > 0) {
+		if (json)
+			tb_printf(out,
+				  ",\"flags\":%" PRIu64 ",\"lifetime_ms\":%" PRIu64
+				  ",\"crc_type\":%u",
+				  b->primary.flags, b->primary.lifetime, b->primary.crc_type);
+		else
+			tb_printf(out,
+				  "flags      0x%" PRIx64 "\nlifetime   %" PRIu64
+				  " ms\ncrc        %u\n",
+				  b->primary.flags, b->primary.lifetime, b->primary.crc_type);
+	}
 	free(b);
 }
 

@@ -32,8 +32,9 @@
 /* Ephemeral services: what a bind to service 0 picks from (as Linux's ports). */
 #define EPHEMERAL_FIRST 32768u
 #define EPHEMERAL_LAST 60999u
-/* Admin command output, at most (one REPLY). */
-#define ADMIN_OUTPUT_MAX (BP_PROTO_MAX_MSG - 4096)
+/* Admin command output, at most; past ADMIN_INLINE_MAX it travels as a memfd. */
+#define ADMIN_OUTPUT_MAX (64u << 20)
+#define ADMIN_INLINE_MAX (32u << 10)
 /* Kernel buffer for the delivery channel: a whole inline message fits. */
 #define DELIVERY_SNDBUF (4 << 20)
 
@@ -89,6 +90,7 @@ struct send_ctx {
 
 static void client_release(struct client *c);
 static void client_close(struct client *c, const char *why);
+static int payload_memfd(const uint8_t *p, size_t len);
 
 /* Replies */
 
@@ -204,27 +206,37 @@ static int resolve_node(const struct node_id *node, struct bp_eid *eid)
 
 static int bind_one(struct client *c, const struct bp_eid *eid)
 {
-	int r = access_may_bind(c->fe->access, &c->peer, eid);
+	int r;
 
+	if (!node_id_owns(agent_node(c->fe->agent), eid))
+		return -EADDRNOTAVAIL;
+	r = access_may_bind(c->fe->access, &c->peer, eid);
 	return r < 0 ? r : agent_bind(c->fe->agent, eid, &client_sink, c, &c->binding);
 }
 
 /*
- * A free service for bind to service 0: one no binding holds, no bundle
- * waits for, and no access rule reserves, taken round-robin so that a
- * service just released is not handed out again at once.
+ * A free service for bind to service 0, taken round-robin so that a service
+ * just released is not handed out again at once, and never one an access
+ * rule reserves. First choice: one nobody holds and no bundle waits for.
+ * Failing that (anyone may queue bundles for unbound services, so the range
+ * can be filled on purpose), one nobody holds: its waiting bundles go to
+ * the new socket, as a kernel socket gets what was queued on its port.
  */
 static int bind_ephemeral(struct client *c, struct bp_eid *eid)
 {
 	struct frontend *fe = c->fe;
 	uint32_t span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
 
-	for (uint32_t i = 0; i < span; i++) {
-		eid->service = EPHEMERAL_FIRST + (fe->next_ephemeral + i) % span;
-		if (agent_endpoint_known(fe->agent, eid) || access_reserved(fe->access, eid))
-			continue;
-		fe->next_ephemeral = (fe->next_ephemeral + i + 1) % span;
-		return bind_one(c, eid);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < span; i++) {
+			eid->service = EPHEMERAL_FIRST + (fe->next_ephemeral + i) % span;
+			if (access_reserved(fe->access, eid) ||
+			    (pass == 0 ? agent_endpoint_known(fe->agent, eid) :
+					 agent_endpoint_bound(fe->agent, eid)))
+				continue;
+			fe->next_ephemeral = (fe->next_ephemeral + i + 1) % span;
+			return bind_one(c, eid);
+		}
 	}
 	return -EADDRINUSE;
 }
@@ -270,10 +282,13 @@ static void handle_bind(struct client *c, const struct bp_msg *m)
 	else if (r == 0)
 		r = bind_one(c, &eid);
 	if (r == 0) {
+		char text[sizeof(c->eid_text)];
+
 		c->state = CLIENT_BOUND;
-		/* What was bound, for the reply (the agent keeps its own copy). */
-		if (bp_eid_format(&eid, c->eid_text, sizeof(c->eid_text)) < 0)
-			c->eid_text[0] = '\0';
+		/* What was bound, for the reply (a dtn eid points into eid_text). */
+		if (bp_eid_format(&eid, text, sizeof(text)) < 0)
+			text[0] = '\0';
+		memcpy(c->eid_text, text, sizeof(text));
 	}
 	reply_bind(c, m->request, r);
 }
@@ -290,17 +305,22 @@ static void send_done(void *ctx, int status, const struct agent_sent *sent)
 
 /*
  * The payload of a SEND: inline, or read from the fd the client passed
- * (*ret_copy then holds it). Read, not mapped: a client shrinking its file
- * under a mapping would kill bpd with SIGBUS. A length over the store's
- * whole quota is refused before anything is read.
+ * (*ret_copy then holds it). That fd must be a memfd sealed against writes
+ * and shrinking, at least as long as announced: reading anything else could
+ * block the loop (a FIFO, a device, a file on a hung NFS mount) or change
+ * under us. Read, not mapped: no SIGBUS either way. A length over the
+ * store's free space is refused before anything is allocated.
  */
 static int load_payload(struct client *c, const struct bp_msg *m, int fd, const uint8_t **ret,
 			size_t *ret_len, uint8_t **ret_copy)
 {
+	const int need = F_SEAL_SHRINK | F_SEAL_WRITE;
 	const struct bp_msg_field *f = bp_msg_find(m, BP_F_PAYLOAD);
 	uint64_t len = bp_msg_u64(m, BP_F_PAYLOAD_FD, 0);
+	struct stat st;
 	size_t off = 0;
 	uint8_t *buf;
+	int r, seals;
 
 	*ret_copy = NULL;
 	if (f) {
@@ -310,8 +330,12 @@ static int load_payload(struct client *c, const struct bp_msg *m, int fd, const 
 	}
 	if (fd < 0)
 		return -EINVAL;
-	if (len > agent_max_bundle_size(c->fe->agent))
-		return -EMSGSIZE;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0 || (uint64_t)st.st_size < len)
+		return -EINVAL;
+	r = agent_room_for(c->fe->agent, len);
+	if (r < 0)
+		return r;
 	buf = malloc(len ? (size_t)len : 1);
 	if (!buf)
 		return -ENOBUFS;
@@ -320,9 +344,9 @@ static int load_payload(struct client *c, const struct bp_msg *m, int fd, const 
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) { /* shorter than announced, or not a file */
+		if (n <= 0) {
 			free(buf);
-			return -EINVAL;
+			return -EIO;
 		}
 		off += (size_t)n;
 	}
@@ -341,8 +365,14 @@ static int build_send_req(struct client *c, const struct bp_msg *m, struct agent
 	if (c->state != CLIENT_BOUND)
 		return -EADDRNOTAVAIL;
 	r = parse_eid_field(m, BP_F_DEST, &req->dest, dest_text, BP_PROTO_MAX_EID + 1);
+	if (r == 0) /* ipn:0.S and ipn:!.S mean this node, as bind's wildcard */
+		r = resolve_node(agent_node(c->fe->agent), &req->dest);
 	if (r < 0)
 		return r;
+	/* Nobody receives at the null endpoint or at service 0 (a node's admin endpoint). */
+	if (bp_eid_is_null(&req->dest) ||
+	    (req->dest.scheme == BP_EID_IPN && req->dest.service == 0))
+		return -EINVAL;
 	if (bp_msg_find(m, BP_F_REPORT_TO))
 		r = parse_eid_field(m, BP_F_REPORT_TO, &req->report_to, rpt_text,
 				    BP_PROTO_MAX_EID + 1);
@@ -388,6 +418,14 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 		reply(c, m->request, r, NULL, -1);
 }
 
+/*
+ * A CONSUMED with request id 0 gets no reply (docs/client-protocol.md):
+ * libbp sends those while more deliveries wait for the app, so that a
+ * receive does not wait for bpd. Nobody hears of a failure then: a delivery
+ * id that is not outstanding is ignored (the bundle the client meant stays
+ * stored and is delivered again: never lost), and a CONSUMED before BIND
+ * breaks the protocol.
+ */
 static void handle_consumed(struct client *c, const struct bp_msg *m)
 {
 	int r = -EINVAL;
@@ -398,7 +436,10 @@ static void handle_consumed(struct client *c, const struct bp_msg *m)
 		c->unconsumed--;
 	if (r == 0 && c->unconsumed + 1 == c->fe->limits.max_unconsumed)
 		agent_binding_ready(c->binding);
-	reply(c, m->request, r, NULL, -1);
+	if (m->request != 0)
+		reply(c, m->request, r, NULL, -1);
+	else if (c->state != CLIENT_BOUND)
+		client_close(c, "CONSUMED before BIND");
 }
 
 static void handle_setopt(struct client *c, const struct bp_msg *m)
@@ -413,31 +454,37 @@ static void handle_setopt(struct client *c, const struct bp_msg *m)
 	reply(c, m->request, r, NULL, -1);
 }
 
-/* The REPLY to an ADMIN: status, then the output in chunks. */
+/*
+ * The REPLY to an ADMIN: status and output. Small output goes inline; more
+ * goes in a sealed memfd, since a datagram larger than the socket's send
+ * buffer (about 200 KiB by default) cannot be sent at all.
+ */
 static void reply_output(struct client *c, uint32_t request, int status, const struct textbuf *out)
 {
-	size_t cap = BP_PROTO_HDR_LEN + BP_PROTO_FIELD_HDR_LEN + 8 + out->len +
-		     (out->len / BP_PROTO_MAX_TEXT + 1) * BP_PROTO_FIELD_HDR_LEN;
-	uint8_t *msg = malloc(cap);
+	uint8_t msg[BP_PROTO_HDR_LEN + 2 * (BP_PROTO_FIELD_HDR_LEN + 8) + BP_PROTO_FIELD_HDR_LEN +
+		    ADMIN_INLINE_MAX];
 	struct bp_msg_wr w;
+	int fd = -1, r;
 	long n;
 
-	if (!msg) {
-		reply(c, request, -ENOMEM, NULL, -1);
-		return;
-	}
-	bp_msg_begin(&w, msg, cap, BP_MSG_REPLY, request);
+	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
 	bp_msg_put_u64(&w, BP_F_STATUS, (uint64_t)(status < 0 ? -status : status));
-	for (size_t off = 0; off < out->len; off += BP_PROTO_MAX_TEXT) {
-		size_t len = out->len - off;
-
-		bp_msg_put_bytes(&w, BP_F_OUTPUT, out->buf + off,
-				 len < BP_PROTO_MAX_TEXT ? len : BP_PROTO_MAX_TEXT);
+	if (out->len <= ADMIN_INLINE_MAX) {
+		bp_msg_put_bytes(&w, BP_F_OUTPUT, out->buf, out->len);
+	} else {
+		fd = payload_memfd((const uint8_t *)out->buf, out->len);
+		if (fd < 0) {
+			reply(c, request, fd, NULL, -1);
+			return;
+		}
+		bp_msg_put_u64(&w, BP_F_OUTPUT_FD, out->len);
 	}
 	n = bp_msg_end(&w);
-	if (n < 0 || send_with_fd(c->fd, msg, (size_t)n, -1) < 0)
+	r = n < 0 ? (int)n : send_with_fd(c->fd, msg, (size_t)n, fd);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
 		client_close(c, "cannot reply");
-	free(msg);
 }
 
 /*
@@ -478,8 +525,13 @@ static void handle_admin(struct client *c, const struct bp_msg *m)
 	}
 	if (r == 0)
 		r = c->fe->admin(c->fe->admin_ctx, argc, argv, json, &out);
-	if (out.truncated)
-		log_warn("admin command output cut at %zu bytes", out.len);
+	if (out.truncated) { /* never a silently cut listing: say so instead */
+		tb_free(&out);
+		tb_init(&out, ADMIN_INLINE_MAX);
+		tb_printf(&out, "output over %u MiB: narrow it down (bundles --limit, --state)\n",
+			  ADMIN_OUTPUT_MAX >> 20);
+		r = -EMSGSIZE;
+	}
 	log_info("client pid %d uid %u: admin command '%s': %s", (int)c->pid, (unsigned)c->peer.uid,
 		 argc ? argv[0] : "", r < 0 ? strerror(-r) : "done");
 	reply_output(c, m->request, r, &out);

@@ -158,4 +158,9 @@ void addr_from_eid(const char *eid, size_t len, void *sa, socklen_t *salen)
 	put_part(sa, cap, EID_OFF, eid, len);
 	put_part(sa, cap, EID_OFF + len, "", 1);
 	*salen = (socklen_t)(EID_OFF + len + 1);
+	/* The length tells the structs apart: never that of struct sockaddr_bp. */
+	if (*salen == sizeof(struct sockaddr_bp)) {
+		put_part(sa, cap, *salen, "", 1);
+		(*salen)++;
+	}
 }

@@ -3,6 +3,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,16 +39,22 @@ int conn_open(void)
 	return fd;
 }
 
-int conn_send(int sock, const void *msg, size_t len, int pass_fd, bool dontwait)
+bool conn_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+int conn_sendv(int sock, const struct iovec *iov, size_t n, int pass_fd, int wait)
 {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cbuf;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int flags = MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0);
-	ssize_t n;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
+	int flags = MSG_NOSIGNAL | (wait == CONN_WAIT ? 0 : MSG_DONTWAIT);
+	ssize_t r;
 
 	if (pass_fd >= 0) {
 		struct cmsghdr *cm;
@@ -61,12 +68,27 @@ int conn_send(int sock, const void *msg, size_t len, int pass_fd, bool dontwait)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
 	}
-	do
-		n = sendmsg(sock, &mh, flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	for (;;) {
+		r = sendmsg(sock, &mh, flags);
+		if (r >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		/* No room: wait for it, unless the app's descriptor says not to. */
+		if (errno == EAGAIN && (flags & MSG_DONTWAIT) && wait >= 0 &&
+		    !conn_nonblocking(wait)) {
+			flags &= ~MSG_DONTWAIT;
+			continue;
+		}
 		return errno == EPIPE ? -ECONNRESET : -errno;
-	return 0;
+	}
+}
+
+int conn_send(int sock, const void *msg, size_t len, int pass_fd, bool dontwait)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+
+	return conn_sendv(sock, &iov, 1, pass_fd, dontwait ? CONN_DONTWAIT : CONN_WAIT);
 }
 
 /* Keep the first passed fd (when asked to), close every other one. */
@@ -115,8 +137,8 @@ ssize_t conn_recv(int sock, void *buf, size_t cap, int flags, int *ret_fd, bool 
 	return n;
 }
 
-/* Read the one REPLY to `request`; any fd it carries goes to *ret_fd. */
-static int read_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
+/* Read one message from the control connection into ret. */
+static int read_one(int ctl, struct conn_reply *ret, int *ret_fd)
 {
 	struct bp_msg_error err;
 	bool trunc;
@@ -131,24 +153,43 @@ static int read_reply(int ctl, uint32_t request, struct conn_reply *ret, int *re
 		return -ECONNRESET;
 	if (trunc || bp_msg_decode(ret->buf, (size_t)n, &ret->msg, &err) < 0)
 		return -EPROTO;
-	if (ret->msg.type != BP_MSG_REPLY || ret->msg.request != request)
-		return -EPROTO;
-	return 0;
+	return ret->msg.type == BP_MSG_REPLY ? 0 : -EPROTO;
 }
 
-int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
-	      struct conn_reply *ret, int *ret_fd)
+/* Read the one REPLY to `request`; any fd it carries goes to *ret_fd. */
+static int read_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
+{
+	for (;;) {
+		int r = read_one(ctl, ret, ret_fd);
+
+		if (r < 0 || ret->msg.request != 0)
+			return r < 0 ? r : ret->msg.request == request ? 0 : -EPROTO;
+		if (*ret_fd >= 0) /* a reply to request 0 carries nothing of ours */
+			(void)close(*ret_fd);
+	}
+}
+
+int conn_callv(int ctl, const struct iovec *iov, size_t n, uint32_t request, int pass_fd, int wait,
+	       struct conn_reply *ret, int *ret_fd)
+{
+	int r;
+
+	if (ret_fd)
+		*ret_fd = -1;
+	r = conn_sendv(ctl, iov, n, pass_fd, wait);
+	if (r < 0)
+		return r; /* nothing was sent: the connection is still in step */
+	return conn_reply(ctl, request, ret, ret_fd);
+}
+
+int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
 {
 	uint64_t status;
 	int fd = -1, r;
 
 	if (ret_fd)
 		*ret_fd = -1;
-	r = conn_send(ctl, msg, len, pass_fd, dontwait);
-	if (r == -EAGAIN)
-		return r; /* nothing was sent: the connection is still in step */
-	if (r == 0)
-		r = read_reply(ctl, request, ret, &fd);
+	r = read_reply(ctl, request, ret, &fd);
 	if (r < 0) {
 		if (fd >= 0)
 			(void)close(fd);
@@ -163,6 +204,15 @@ int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_f
 	else if (fd >= 0)
 		(void)close(fd);
 	return status > CONN_ERRNO_MAX ? -EPROTO : -(int)status;
+}
+
+int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
+	      struct conn_reply *ret, int *ret_fd)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+
+	return conn_callv(ctl, &iov, 1, request, pass_fd, dontwait ? CONN_DONTWAIT : CONN_WAIT, ret,
+			  ret_fd);
 }
 
 int conn_iov_len(const struct iovec *iov, size_t n, size_t *ret)

@@ -33,10 +33,22 @@
 int conn_open(void);
 
 /*
- * Send one datagram on sock, with pass_fd (when >= 0) as SCM_RIGHTS; pass_fd
- * stays the caller's. dontwait: fail with -EAGAIN rather than wait for room.
- * Returns 0 or -errno.
+ * How a send waits for room on the connection: always (CONN_WAIT), never
+ * (CONN_DONTWAIT: -EAGAIN instead), or, given an app's descriptor (>= 0),
+ * unless that descriptor is O_NONBLOCK. The descriptor's flags are read
+ * only when there is no room, so the usual send costs no fcntl().
  */
+#define CONN_WAIT (-1)
+#define CONN_DONTWAIT (-2)
+
+/*
+ * Send one datagram made of n iovecs on sock, with pass_fd (when >= 0) as
+ * SCM_RIGHTS; pass_fd stays the caller's. wait: as above. Returns 0 or
+ * -errno; on failure nothing was sent.
+ */
+int conn_sendv(int sock, const struct iovec *iov, size_t n, int pass_fd, int wait);
+
+/* conn_sendv() of one buffer; dontwait: CONN_DONTWAIT, else CONN_WAIT. */
 int conn_send(int sock, const void *msg, size_t len, int pass_fd, bool dontwait);
 
 /*
@@ -55,16 +67,30 @@ struct conn_reply {
 };
 
 /*
- * One request (msg, with request id `request`) on the control connection
- * and its REPLY, waiting through EINTR. pass_fd, dontwait: as conn_send().
- * When the status is 0 and ret_fd is not NULL, a passed fd in the reply
- * goes to *ret_fd (the caller owns it; -1 if none); any other fd is closed.
- * Returns 0 when bpd's status is 0, -status when it is an errno, or a
- * transport error; after a transport or protocol error the connection is
- * shut down, so that no later request reads a reply meant for this one.
+ * One request (the n iovecs of iov, with request id `request`, never 0) on
+ * the control connection and its REPLY, waiting through EINTR. pass_fd,
+ * wait: as conn_sendv(). When the status is 0 and ret_fd is not NULL, a
+ * passed fd in the reply goes to *ret_fd (the caller owns it; -1 if none);
+ * any other fd is closed. REPLYs to request 0 are skipped: request 0 asks
+ * for none (docs/client-protocol.md), so one is a peer answering anyway,
+ * never the reply awaited. Returns 0 when bpd's status is 0,
+ * -status when it is an errno, or a transport error; after an error in
+ * reading the reply, or a reply that breaks the protocol, the connection is
+ * shut down, so that no later request reads a reply meant for this one (a
+ * request that could not be sent leaves it in step).
  */
+int conn_callv(int ctl, const struct iovec *iov, size_t n, uint32_t request, int pass_fd, int wait,
+	       struct conn_reply *ret, int *ret_fd);
+
+/* The second half of conn_callv(), for a request already sent with conn_sendv(). */
+int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd);
+
+/* conn_callv() of one buffer; dontwait: CONN_DONTWAIT, else CONN_WAIT. */
 int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
 	      struct conn_reply *ret, int *ret_fd);
+
+/* Is fd O_NONBLOCK? (An fd whose flags cannot be read counts as blocking.) */
+bool conn_nonblocking(int fd);
 
 /*
  * The total length of an app's iovec array, with the checks sendmsg(2) and

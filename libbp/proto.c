@@ -108,6 +108,7 @@ static const struct schema reply_schema = {
 		[BP_F_SEQUENCE] = U64(false),
 		[BP_F_VALUE] = U64(false),
 		[BP_F_POLICY] = U64(false),
+		[BP_F_OUTPUT_FD] = U64(false),
 		[BP_F_OUTPUT] = { .kind = KIND_BYTES, .repeat = true, .max = BP_PROTO_MAX_TEXT },
 	},
 };
@@ -173,6 +174,7 @@ static const char *const field_names[BP_F_COUNT] = {
 	[BP_F_OPTION] = "option",
 	[BP_F_VALUE] = "value",
 	[BP_F_BUNDLE_FLAGS] = "bundle_flags",
+	[BP_F_OUTPUT_FD] = "output_fd",
 };
 
 const char *bp_msg_type_name(uint8_t type)

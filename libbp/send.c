@@ -4,8 +4,9 @@
  *
  * A send is one SEND request and its reply: it returns once bpd has stored
  * the bundle, or fails with the errno bpd gives (ENOBUFS when the store is
- * full, ...). Small payloads travel inside the request; larger ones in a
- * sealed memfd passed with it, so there is no size limit but the store's.
+ * full, ...). Payloads that fit one datagram travel inside the request,
+ * straight from the app's buffers; larger ones in a sealed memfd passed
+ * with it, so there is no size limit but the store's.
  */
 #include "bp/bp.h"
 
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -20,16 +22,6 @@
 #include "addr.h"
 #include "conn.h"
 #include "sock.h"
-
-/*
- * Payloads up to this size travel inline, larger ones as a memfd. A tunable,
- * invisible to applications. Inline costs two copies (into the request,
- * through the socket); a fresh memfd costs its creation and page
- * allocation, which DESIGN.md 4 measured 2.4x slower than 1 MiB inline, so
- * the cut-over could rise. 64 KiB keeps every inline request well below the
- * default AF_UNIX send buffer; a larger one needs a larger SO_SNDBUF.
- */
-static const size_t inline_max = 64 * 1024;
 
 /* Everything in a SEND but the payload: header, two EIDs, integer fields. */
 #define SEND_OVERHEAD                                                                              \
@@ -45,13 +37,26 @@ static const size_t inline_max = 64 * 1024;
 
 #define MEMFD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 
-static void gather(const struct iovec *iov, size_t n, uint8_t *dst)
+/* An inline payload in more iovecs than this goes as a memfd (rare: no copy to gather it). */
+#define SEND_IOV_MAX 64
+
+/*
+ * Payloads up to this size travel inline, larger ones as a memfd. A tunable,
+ * invisible to applications. Inline costs one copy into the kernel and one
+ * out in bpd; a fresh memfd costs its creation and its pages too, and bpd
+ * copies it out again: with 1 MiB inline both ways, bench_local moved
+ * about 2.5x the MiB/s of memfds (bench/README.md). 64 KiB keeps every
+ * inline request well below the default AF_UNIX send buffer; a larger one
+ * needs a larger SO_SNDBUF on the control connection (test_libbp checks
+ * that 64 KiB + 1 goes as a memfd).
+ */
+static const size_t inline_max = 64 * 1024;
+
+/* Write v as n big-endian bytes at p. */
+static void put_be(uint8_t *p, uint64_t v, unsigned n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (iov[i].iov_len > 0)
-			memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-		dst += iov[i].iov_len;
-	}
+	for (unsigned i = n; i-- > 0; v >>= 8)
+		p[i] = (uint8_t)v;
 }
 
 /* A SEND's fields before the payload; call with ctl_lock held (options). */
@@ -66,31 +71,43 @@ static void put_send_fields(struct bp_msg_wr *w, const struct bp_sock *s, const 
 	bp_msg_put_u64(w, BP_F_CRC_TYPE, (uint64_t)s->crc_type);
 }
 
+/*
+ * A SEND with the payload inline, sent from the app's own buffers: the
+ * request's fields and the payload field's header in req, the field's value
+ * in the app's iovecs, so libbp copies nothing. *ret_fallback says the
+ * kernel would not take the datagram now (no memory for it in one piece):
+ * the caller sends a memfd instead.
+ */
 static int send_inline(struct bp_sock *s, const char *dest, const struct msghdr *msg, size_t len,
-		       int flags, bool dontwait)
+		       int flags, int wait, bool *ret_fallback)
 {
-	const void *payload = msg->msg_iovlen == 1 ? msg->msg_iov[0].iov_base : NULL;
+	struct iovec iov[1 + SEND_IOV_MAX];
+	uint8_t req[SEND_OVERHEAD];
 	uint32_t id = sock_request_id(s);
 	struct conn_reply rep;
 	struct bp_msg_wr w;
 	long n;
+	int r;
 
-	/* The request, then room to gather a scattered payload. */
-	if (!s->tx)
-		s->tx = malloc(SEND_OVERHEAD + 2 * inline_max);
-	if (!s->tx)
-		return -ENOMEM;
-	if (!payload) {
-		gather(msg->msg_iov, msg->msg_iovlen, s->tx + SEND_OVERHEAD + inline_max);
-		payload = s->tx + SEND_OVERHEAD + inline_max;
-	}
-	bp_msg_begin(&w, s->tx, SEND_OVERHEAD + inline_max, BP_MSG_SEND, id);
+	*ret_fallback = false;
+	bp_msg_begin(&w, req, sizeof(req) - BP_PROTO_FIELD_HDR_LEN, BP_MSG_SEND, id);
 	put_send_fields(&w, s, dest, flags);
-	bp_msg_put_bytes(&w, BP_F_PAYLOAD, payload, len);
 	n = bp_msg_end(&w);
 	if (n < 0)
 		return (int)n;
-	return conn_call(s->ctl, s->tx, (size_t)n, id, -1, dontwait, &rep, NULL);
+	put_be(req + n, BP_F_PAYLOAD, 2);
+	put_be(req + n + 2, len, 4);
+	n += BP_PROTO_FIELD_HDR_LEN;
+	put_be(req + 4, (uint64_t)n + len, 4); /* the header's length: the whole message */
+	iov[0] = (struct iovec){ .iov_base = req, .iov_len = (size_t)n };
+	if (msg->msg_iovlen > 0) /* an empty payload may come with no iovec array */
+		memcpy(&iov[1], msg->msg_iov, msg->msg_iovlen * sizeof(iov[0]));
+	r = conn_sendv(s->ctl, iov, 1 + msg->msg_iovlen, -1, wait);
+	if (r == -ENOBUFS || r == -ENOMEM || r == -EMSGSIZE) {
+		*ret_fallback = true; /* nothing was sent */
+		return r;
+	}
+	return r < 0 ? r : conn_reply(s->ctl, id, &rep, NULL);
 }
 
 static int write_all(int fd, const struct iovec *iov, size_t n)
@@ -119,12 +136,13 @@ static int write_all(int fd, const struct iovec *iov, size_t n)
  * pool would have to hand bpd a file the app can still write.
  */
 static int send_memfd(struct bp_sock *s, const char *dest, const struct msghdr *msg, size_t len,
-		      int flags, bool dontwait)
+		      int flags, int wait)
 {
 	uint8_t req[SEND_OVERHEAD];
 	uint32_t id = sock_request_id(s);
 	struct conn_reply rep;
 	struct bp_msg_wr w;
+	struct iovec iov;
 	int mfd, r;
 	long n;
 
@@ -140,7 +158,12 @@ static int send_memfd(struct bp_sock *s, const char *dest, const struct msghdr *
 	put_send_fields(&w, s, dest, flags);
 	bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, len);
 	n = bp_msg_end(&w);
-	r = n < 0 ? (int)n : conn_call(s->ctl, req, (size_t)n, id, mfd, dontwait, &rep, NULL);
+	if (n < 0) {
+		r = (int)n;
+		goto out_close_mfd;
+	}
+	iov = (struct iovec){ .iov_base = req, .iov_len = (size_t)n };
+	r = conn_callv(s->ctl, &iov, 1, id, mfd, wait, &rep, NULL);
 out_close_mfd:
 	(void)close(mfd);
 	return r;
@@ -157,6 +180,7 @@ static int payload_fd_of(const struct msghdr *msg, int *ret_fd, size_t *ret_len)
 	struct msghdr mh = *msg;
 	struct cmsghdr *cm;
 	struct stat st;
+	bool found = false;
 	int fd = -1;
 
 	*ret_fd = -1;
@@ -165,12 +189,15 @@ static int payload_fd_of(const struct msghdr *msg, int *ret_fd, size_t *ret_len)
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_BP || cm->cmsg_type != BP_PAYLOAD_FD)
 			continue;
-		if (fd >= 0 || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		if (found || cm->cmsg_len != CMSG_LEN(sizeof(int)))
 			return -EINVAL;
 		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		found = true;
 	}
-	if (fd < 0)
+	if (!found)
 		return 0;
+	if (fd < 0)
+		return -EBADF;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
@@ -180,32 +207,71 @@ static int payload_fd_of(const struct msghdr *msg, int *ret_fd, size_t *ret_len)
 	return 0;
 }
 
-static int send_fd(struct bp_sock *s, const char *dest, int fd, size_t len, int flags,
-		   bool dontwait)
+/*
+ * The caller's file, copied by the kernel (sendfile: no pass through user
+ * memory) into a sealed memfd: bpd reads only sealed memfds, so that no
+ * client can hand it a file that blocks or changes under it.
+ */
+static int send_file(struct bp_sock *s, const char *dest, int fd, size_t len, int flags,
+		     bool dontwait)
 {
 	uint8_t req[SEND_OVERHEAD];
 	uint32_t id = sock_request_id(s);
 	struct conn_reply rep;
 	struct bp_msg_wr w;
+	off_t off = 0;
+	int mfd, r = 0;
 	long n;
 
-	bp_msg_begin(&w, req, sizeof(req), BP_MSG_SEND, id);
-	put_send_fields(&w, s, dest, flags);
-	bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, len);
-	n = bp_msg_end(&w);
-	return n < 0 ? (int)n : conn_call(s->ctl, req, (size_t)n, id, fd, dontwait, &rep, NULL);
+	mfd = memfd_create("bp-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -errno;
+	while (r == 0 && (size_t)off < len) {
+		ssize_t k = sendfile(mfd, fd, &off, len - (size_t)off);
+
+		if (k < 0 && errno != EINTR)
+			r = -errno;
+		else if (k == 0)
+			r = -EINVAL; /* the file shrank under us */
+	}
+	if (r == 0 && fcntl(mfd, F_ADD_SEALS, MEMFD_SEALS) < 0)
+		r = -errno;
+	if (r == 0) {
+		bp_msg_begin(&w, req, sizeof(req), BP_MSG_SEND, id);
+		put_send_fields(&w, s, dest, flags);
+		bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, len);
+		n = bp_msg_end(&w);
+		r = n < 0 ? (int)n :
+			    conn_call(s->ctl, req, (size_t)n, id, mfd, dontwait, &rep, NULL);
+	}
+	(void)close(mfd);
+	return r;
+}
+
+/* The payload from the app's buffers: inline when it fits, else in a memfd. */
+static int send_data(struct bp_sock *s, const char *dest, const struct msghdr *msg, size_t len,
+		     int flags, int wait)
+{
+	bool fallback = false;
+	int r;
+
+	if (len > inline_max || msg->msg_iovlen > SEND_IOV_MAX)
+		return send_memfd(s, dest, msg, len, flags, wait);
+	r = send_inline(s, dest, msg, len, flags, wait, &fallback);
+	return fallback ? send_memfd(s, dest, msg, len, flags, wait) : r;
 }
 
 /*
  * MSG_DONTWAIT, or O_NONBLOCK on the socket, means: never wait for room on
  * the control connection, nor for another thread's request on this socket
  * (-EAGAIN instead). The send still waits for bpd's verdict: that verdict,
- * stored or not, is what it returns.
+ * stored or not, is what it returns. O_NONBLOCK is read only when there is
+ * something to wait for, so the usual send costs no fcntl().
  */
 static ssize_t send_msg(struct bp_sock *s, const struct msghdr *msg, int flags)
 {
 	char dest[BP_PROTO_MAX_EID + 1];
-	bool dontwait = flags & MSG_DONTWAIT;
+	int wait = flags & MSG_DONTWAIT ? CONN_DONTWAIT : s->fd;
 	size_t len, file_len = 0;
 	int r, file;
 
@@ -223,22 +289,17 @@ static ssize_t send_msg(struct bp_sock *s, const struct msghdr *msg, int flags)
 	if (file >= 0 && len > 0)
 		return -EINVAL; /* the payload is the file or the data, not both */
 	/* Unlike bp-socket, an empty send is a bundle with an empty payload (issue 3). */
-	if (!dontwait) {
-		int fl = fcntl(s->fd, F_GETFL);
-
-		dontwait = fl >= 0 && (fl & O_NONBLOCK);
-	}
-	if (!dontwait)
+	if (pthread_mutex_trylock(&s->ctl_lock) != 0) {
+		if (wait == CONN_DONTWAIT || conn_nonblocking(s->fd))
+			return -EAGAIN;
 		pthread_mutex_lock(&s->ctl_lock);
-	else if (pthread_mutex_trylock(&s->ctl_lock) != 0)
-		return -EAGAIN;
+	}
 	if (file >= 0) {
 		len = file_len;
-		r = send_fd(s, dest, file, len, flags, dontwait);
-	} else if (len <= inline_max) {
-		r = send_inline(s, dest, msg, len, flags, dontwait);
+		r = send_file(s, dest, file, len, flags,
+			      wait == CONN_DONTWAIT || conn_nonblocking(s->fd));
 	} else {
-		r = send_memfd(s, dest, msg, len, flags, dontwait);
+		r = send_data(s, dest, msg, len, flags, wait);
 	}
 	pthread_mutex_unlock(&s->ctl_lock);
 	return r < 0 ? r : (ssize_t)len;

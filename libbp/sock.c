@@ -44,7 +44,6 @@ static void sock_free(struct bp_sock *s)
 		(void)close(s->ctl);
 	pthread_mutex_destroy(&s->rx_lock);
 	pthread_mutex_destroy(&s->ctl_lock);
-	free(s->tx);
 	free(s->rx);
 	free(s);
 }

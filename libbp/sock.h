@@ -9,7 +9,8 @@
  * Locking. The table lock guards the table and every refcount, and is held
  * only for a lookup. Each socket has two more:
  *  - ctl_lock: one request and its reply at a time on the control
- *    connection; it also guards the options and the bound EID;
+ *    connection (a CONSUMED that asks for no reply needs no lock: it is
+ *    one datagram); it also guards the options and the bound EID;
  *  - rx_lock: one receive at a time (a receive peeks, then consumes: two
  *    threads must not interleave there).
  * Order: rx_lock before ctl_lock. No lock is held while an app-visible wait
@@ -53,7 +54,6 @@ struct bp_sock {
 	int crc_type;
 	int policy;	 /* enum bp_delivery_policy */
 	bool policy_set; /* chosen by the app; else the node's default applies */
-	uint8_t *tx;	 /* SEND requests are built here; allocated on first use */
 
 	pthread_mutex_t rx_lock;
 	uint8_t *rx; /* one DELIVER message (BP_PROTO_MAX_MSG); allocated on first use */

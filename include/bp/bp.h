@@ -104,12 +104,14 @@ struct sockaddr_bp_eid {
  * what it reports. A zero-length send sends a bundle with an empty payload
  * (bp-socket's sends nothing). There is no size limit but the store's.
  *
- * A file as the payload, without copying it through the call: give
+ * A file as the payload, without copying it through the application: give
  * bp_sendmsg() a control message (msg_control) with cmsg_level SOL_BP,
  * cmsg_type BP_PAYLOAD_FD and one int, a descriptor of a regular file or
  * memfd, and no data (a total iov length of 0). The payload is the file's
- * bytes from offset 0 to its size; it must not change until the call
- * returns. The call returns that size.
+ * bytes from offset 0 to its size; the kernel copies them (sendfile) into
+ * a sealed memfd that bpd reads, so the file may change once the call
+ * returns. The call returns that size; EBADF for a negative descriptor,
+ * EINVAL for one that is not a regular file.
  */
 #define MSG_ACK_REQUESTED 0x00000001
 #define MSG_RECEIVED_RPT 0x00000002

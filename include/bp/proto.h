@@ -40,7 +40,7 @@
 #define BP_PROTO_MAX_TEXT (1u << 20)
 
 enum bp_msg_type {
-	/* libbp -> bpd, on the control connection; each gets a REPLY */
+	/* libbp -> bpd, on the control connection; each gets a REPLY (but CONSUMED with request 0) */
 	BP_MSG_SOCKET = 1,   /* open a BP socket: the reply carries the delivery fd */
 	BP_MSG_BIND = 2,     /* bind the socket to an endpoint */
 	BP_MSG_SEND = 3,     /* send a bundle; replied to once it is stored */
@@ -74,6 +74,8 @@ enum bp_field {
 	BP_F_OPTION = 18,	 /* u64: enum bp_sockopt_id, with BP_F_VALUE */
 	BP_F_VALUE = 19,	 /* u64 */
 	BP_F_BUNDLE_FLAGS = 20,	 /* u64: RFC 9171 4.2.3 flags of a delivered bundle */
+	BP_F_OUTPUT_FD = 21,	 /* u64: admin output length; the output is the fd passed
+				   with the reply (a sealed memfd), read from offset 0 */
 	BP_F_COUNT
 };
 

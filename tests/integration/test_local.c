@@ -17,6 +17,7 @@
 #include <string.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -27,6 +28,7 @@
 #include <cmocka.h>
 
 #include "bp/bp.h"
+#include "bp/proto.h"
 
 static char dir[64];
 static char sock_path[128];
@@ -411,6 +413,109 @@ static void bpctl_lists_and_deletes_a_waiting_bundle(void **state)
 	bp_close(tx);
 }
 
+/* A raw client: one request (with fd passed unless -1), its reply's status. */
+static uint64_t raw_call(int sock, const uint8_t *req, size_t len, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)req, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	static uint8_t rep[4096];
+	static struct bp_msg m;
+	struct bp_msg_error err;
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+	n = recv(sock, rep, sizeof(rep), 0); /* SOCKET's fd, if any, is closed with us */
+	assert_true(n > 0);
+	assert_int_equal(bp_msg_decode(rep, (size_t)n, &m, &err), 0);
+	return bp_msg_u64(&m, BP_F_STATUS, 999);
+}
+
+/*
+ * bpd reads a payload fd only if it is a memfd sealed against writes and
+ * shrinking, at least as long as announced: anything else could block it
+ * (a pipe nobody writes) or change under it.
+ */
+static void payload_fds_must_be_sealed_memfds(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), pipefd[2];
+	int loose = memfd_create("loose", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int shortfd = memfd_create("short", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	uint8_t req[256];
+	struct bp_msg_wr w;
+	long n;
+
+	strcpy(sun.sun_path, sock_path);
+	assert_int_equal(connect(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	bp_msg_begin(&w, req, sizeof(req), BP_MSG_SOCKET, 1);
+	assert_int_equal(raw_call(sock, req, (size_t)bp_msg_end(&w), -1), 0);
+	bp_msg_begin(&w, req, sizeof(req), BP_MSG_BIND, 2);
+	bp_msg_put_bytes(&w, BP_F_EID, "ipn:1.170", 9);
+	assert_int_equal(raw_call(sock, req, (size_t)bp_msg_end(&w), -1), 0);
+	bp_msg_begin(&w, req, sizeof(req), BP_MSG_SEND, 3);
+	bp_msg_put_bytes(&w, BP_F_DEST, "ipn:1.170", 9);
+	bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, 4);
+	n = bp_msg_end(&w);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	assert_int_equal(raw_call(sock, req, (size_t)n, pipefd[0]), EINVAL);
+	assert_int_equal(write(loose, "abcd", 4), 4);
+	assert_int_equal(raw_call(sock, req, (size_t)n, loose), EINVAL);
+	assert_int_equal(write(shortfd, "ab", 2), 2);
+	assert_int_equal(fcntl(shortfd, F_ADD_SEALS, seals), 0);
+	assert_int_equal(raw_call(sock, req, (size_t)n, shortfd), EINVAL);
+	assert_int_equal(fcntl(loose, F_ADD_SEALS, seals), 0);
+	assert_int_equal(raw_call(sock, req, (size_t)n, loose), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(loose);
+	close(shortfd);
+	close(sock);
+}
+
+/* An admin listing larger than a datagram can hold arrives whole (as an fd). */
+static void a_long_bundle_listing_arrives_whole(void **state)
+{
+	enum {
+		N = 3000
+	};
+	struct sockaddr_bp dest = ipn(1, 180);
+	int tx = bound_socket(181), rx, status;
+	char cmd[256], line[512];
+	unsigned lines = 0;
+	FILE *p;
+
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bp_sendto(tx, "x", 1, 0, (struct sockaddr *)&dest, sizeof(dest)),
+				 1);
+	snprintf(cmd, sizeof(cmd), "%s bundles --dest ipn:1.180 --limit 5000", BPCTL_PATH);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		lines += strstr(line, "ipn:1.180") != NULL;
+	status = pclose(p);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lines, N);
+	/* Drain them so that they do not linger in the store. */
+	rx = bound_socket(180);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bp_recvfrom(rx, line, sizeof(line), 0, NULL, NULL), 1);
+	bp_close(rx);
+	bp_close(tx);
+}
+
 /* ipn:0.0 binds this node and a free service, as INADDR_ANY and port 0. */
 static void wildcard_bind_picks_the_node_and_a_free_service(void **state)
 {
@@ -439,6 +544,10 @@ static void wildcard_bind_picks_the_node_and_a_free_service(void **state)
 	assert_int_equal(bp_getsockname(z, (struct sockaddr *)&a, &alen), 0);
 	assert_int_equal(a.bp_addr.ipn.node_id, 1);
 	assert_int_equal(a.bp_addr.ipn.service_id, 120);
+	/* Node 0 as a destination is this node too (as 0.0.0.0 is for IP). */
+	assert_int_equal(bp_sendto(x, "me", 3, 0, (struct sockaddr *)&own, sizeof(own)), 3);
+	assert_int_equal(bp_recvfrom(z, buf, sizeof(buf), 0, NULL, NULL), 3);
+	assert_string_equal(buf, "me");
 	bp_close(x);
 	bp_close(y);
 	bp_close(z);
@@ -535,6 +644,8 @@ int main(void)
 		cmocka_unit_test(other_users_bind_only_what_the_rules_allow),
 		cmocka_unit_test(only_admins_run_admin_commands),
 		cmocka_unit_test(bpctl_lists_and_deletes_a_waiting_bundle),
+		cmocka_unit_test(payload_fds_must_be_sealed_memfds),
+		cmocka_unit_test(a_long_bundle_listing_arrives_whole),
 		cmocka_unit_test(wildcard_bind_picks_the_node_and_a_free_service),
 		cmocka_unit_test(config_default_policy_abandon_drops_unconsumed_bundles),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),

@@ -139,6 +139,17 @@ static void admins_by_group_or_user(void **state)
 	ok_line("access admin group root");
 }
 
+/* bpd running as nobody does not make every unmapped user an admin. */
+static void nobody_as_owner_is_not_admin(void **state)
+{
+	struct access_peer nobody = user(ACCESS_OVERFLOW_UID, ACCESS_OVERFLOW_UID, 0);
+	struct access acn;
+
+	access_init(&acn, ACCESS_OVERFLOW_UID);
+	assert_false(access_is_admin(&acn, &nobody));
+	access_free(&acn);
+}
+
 static void bad_lines_say_why(void **state)
 {
 	static const char *const bad[] = {
@@ -153,6 +164,8 @@ static void bad_lines_say_why(void **state)
 		"access bind ipn:1.7 user",
 		"access bind ipn:1.7 someone 5",
 		"access bind ipn:1 user 5",
+		"access bind ipn:0.5 user 5",
+		"access bind ipn:!.5 user 5",
 		"access bind ipn:.7 user 5",
 		"access bind ipn:x.7 user 5",
 		"access bind ipn:1.x user 5",
@@ -194,6 +207,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_rule_grants_and_reserves, setup, teardown),
 		cmocka_unit_test_setup_teardown(admins_by_group_or_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_lines_say_why, setup, teardown),
+		cmocka_unit_test(nobody_as_owner_is_not_admin),
 		cmocka_unit_test_setup_teardown(rules_are_bounded, setup, teardown),
 	};
 

@@ -68,8 +68,65 @@ static int connect_bpd(const char *cmd)
 	return fd;
 }
 
-/* One ADMIN request, its REPLY decoded into *ret (fields point into reply_buf). */
-static int exchange(const char *cmd, int fd, int argc, char **argv, bool json, struct bp_msg *ret)
+/* A datagram, and the first fd passed with it in *ret_fd (others closed). */
+static ssize_t recv_with_fd(int sock, void *buf, size_t cap, int *ret_fd)
+{
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*ret_fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	for (cm = n < 0 ? NULL : CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; cm->cmsg_type == SCM_RIGHTS && i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*ret_fd < 0)
+				*ret_fd = fd;
+			else
+				(void)close(fd);
+		}
+	}
+	return n;
+}
+
+/* Copy len bytes of fd, from offset 0, to out. */
+static int copy_output(const char *cmd, int fd, uint64_t len, FILE *out)
+{
+	static char buf[64 << 10];
+	uint64_t off = 0;
+
+	while (off < len) {
+		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cli_error(BPCTL_EXIT_FAIL, "%s: reading bpd's output: %s", cmd,
+					 n < 0 ? strerror(errno) : "shorter than announced");
+		(void)fwrite(buf, 1, (size_t)n, out);
+		off += (uint64_t)n;
+	}
+	return BPCTL_EXIT_OK;
+}
+
+/*
+ * One ADMIN request, its REPLY decoded into *ret (fields point into
+ * reply_buf) and the fd that came with it in *ret_fd.
+ */
+static int exchange(const char *cmd, int fd, int argc, char **argv, bool json, struct bp_msg *ret,
+		    int *ret_fd)
 {
 	size_t cap = BP_PROTO_HDR_LEN;
 	struct bp_msg_error err;
@@ -98,16 +155,14 @@ static int exchange(const char *cmd, int fd, int argc, char **argv, bool json, s
 	free(req);
 	if (n < 0)
 		return cli_error(BPCTL_EXIT_FAIL, "%s: send to bpd: %s", cmd, strerror(errno));
-	do
-		n = recv(fd, reply_buf, sizeof(reply_buf), 0);
-	while (n < 0 && errno == EINTR);
+	n = recv_with_fd(fd, reply_buf, sizeof(reply_buf), ret_fd);
 	if (n <= 0)
 		return cli_error(BPCTL_EXIT_FAIL, "%s: bpd closed the connection%s%s", cmd,
 				 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-	if (bp_msg_decode(reply_buf, (size_t)n, ret, &err) < 0 || ret->type != BP_MSG_REPLY ||
-	    ret->request != 1)
-		return cli_error(BPCTL_EXIT_FAIL, "%s: bad reply from bpd (%s)", cmd,
-				 ret->type != BP_MSG_REPLY ? "not a reply" : err.why);
+	if (bp_msg_decode(reply_buf, (size_t)n, ret, &err) < 0)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: bad reply from bpd (%s)", cmd, err.why);
+	if (ret->type != BP_MSG_REPLY || ret->request != 1)
+		return cli_error(BPCTL_EXIT_FAIL, "%s: bad reply from bpd (not the answer)", cmd);
 	return BPCTL_EXIT_OK;
 }
 
@@ -127,7 +182,7 @@ int daemon_cmd_run(int argc, char **argv)
 	struct bp_msg *m = malloc(sizeof(*m));
 	bool json = false;
 	uint64_t status;
-	int nargs = 0, fd, r;
+	int nargs = 0, fd, out_fd = -1, r;
 	FILE *out;
 
 	if (!m)
@@ -154,9 +209,11 @@ int daemon_cmd_run(int argc, char **argv)
 		free(m);
 		return -fd;
 	}
-	r = exchange(cmd, fd, nargs, args, json, m);
+	r = exchange(cmd, fd, nargs, args, json, m, &out_fd);
 	(void)close(fd);
 	if (r != BPCTL_EXIT_OK) {
+		if (out_fd >= 0)
+			(void)close(out_fd);
 		free(m);
 		return r;
 	}
@@ -167,7 +224,15 @@ int daemon_cmd_run(int argc, char **argv)
 	for (unsigned i = 0; i < m->nfields; i++)
 		if (m->fields[i].tag == BP_F_OUTPUT)
 			(void)fwrite(m->fields[i].ptr, 1, m->fields[i].len, out);
-	if (status != 0 && !bp_msg_find(m, BP_F_OUTPUT))
+	if (bp_msg_find(m, BP_F_OUTPUT_FD)) {
+		r = out_fd < 0 ? cli_error(BPCTL_EXIT_FAIL, "%s: bpd's output fd is missing", cmd) :
+				 copy_output(cmd, out_fd, bp_msg_u64(m, BP_F_OUTPUT_FD, 0), out);
+		if (r != BPCTL_EXIT_OK)
+			status = EPROTO;
+	}
+	if (out_fd >= 0)
+		(void)close(out_fd);
+	if (status != 0 && !bp_msg_find(m, BP_F_OUTPUT) && !bp_msg_find(m, BP_F_OUTPUT_FD))
 		(void)fprintf(stderr, "%s: %s\n", cmd, strerror((int)status));
 	free(m);
 	if (status == EINVAL)

@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Local delivery benchmark: app -> bpd -> app through libbp, beside a plain
+ * AF_UNIX SOCK_SEQPACKET relay measured in the same run.
+ *
+ * Each case streams messages of one size from 1 or 4 sender threads to one
+ * receiver thread for about SECONDS, then each sender sends an end marker;
+ * the time runs from the first send to the last receive. The baseline is a
+ * relay process with an epoll loop that reads each sender's socketpair and
+ * writes the receiver's: the least any local relay costs. It runs twice:
+ * streaming, and answering each message once forwarded, the sender waiting
+ * for that answer ("ack": the shape of bp_sendto). The bpsock side is a
+ * bp_sendto per bundle (which returns once bpd stored it) to an endpoint of
+ * this node, and a bp_recvfrom per bundle on the other side. The three run
+ * in turn for ROUNDS rounds and the best round of each counts, so that a
+ * burst of load from elsewhere on a shared machine spoils one round, not
+ * the figure.
+ *
+ * Every message carries its sender and sequence number: the receiver checks
+ * the length of each and that none is lost, repeated or reordered per
+ * sender (the exit status is 1 if any was). Besides the rates it prints the
+ * CPU time and context switches per message of the app and of its peer (the
+ * relay, or bpd). A benchmark, never a test.
+ *
+ * Usage: bench_local [-r ROUNDS] [SECONDS] [CASE...]
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bp/bp.h"
+
+#define MAX_SENDERS 4
+#define NODE 1
+/* Each case binds fresh services from here up (receiver, then senders). */
+#define SERVICE_BASE 1000
+#define SOCKBUF (4 << 20)
+/* A receiver gives up after this long without a message (a sender failed). */
+#define RECV_TIMEOUT_S 10
+
+/* What a payload starts with. */
+struct stamp {
+	uint32_t sender;
+	uint32_t last; /* 1 on the end marker */
+	uint64_t seq;
+};
+
+/* CPU time and context switches of one process so far. */
+struct usage {
+	double cpu; /* s, user + system */
+	double csw; /* voluntary + involuntary */
+};
+
+/* What one side of one case measured in one round. */
+struct result {
+	uint64_t msgs;	   /* received, end markers included */
+	uint64_t bad;	   /* wrong length, or lost/repeated/reordered */
+	double secs;	   /* first send to last receive */
+	struct usage app;  /* this process (senders and receiver) */
+	struct usage peer; /* the relay's or bpd's */
+	const char *fail;  /* why the case could not run, or NULL */
+};
+
+/* One case in one round, shared by its threads. */
+struct run {
+	size_t size;
+	int nsenders;
+	double secs;
+	pthread_barrier_t start;
+	double t0, t1;
+	/* relay: the sockets; bpsock: the BP sockets */
+	int tx[MAX_SENDERS];
+	int rx;
+	uint32_t service; /* bpsock: the receiver's service number */
+	bool ack;	  /* relay: answers each message; the sender waits for that */
+	struct result res;
+};
+
+struct sender_arg {
+	struct run *run;
+	uint32_t id;
+};
+
+static pid_t bpd_pid = -1;
+static char tmp_dir[64];
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double tv_secs(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static struct usage usage_of_rusage(const struct rusage *ru)
+{
+	return (struct usage){ .cpu = tv_secs(ru->ru_utime) + tv_secs(ru->ru_stime),
+			       .csw = (double)ru->ru_nvcsw + (double)ru->ru_nivcsw };
+}
+
+static struct usage usage_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return usage_of_rusage(&ru);
+}
+
+/* In /proc/PID/stat after "(comm) ": state, then fields 4 to 13. */
+#define STAT_SKIP_TO_UTIME "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+
+/* Another process's usage so far, from /proc/PID/stat and /proc/PID/status. */
+static struct usage usage_of(pid_t pid)
+{
+	struct usage u = { 0 };
+	char path[64], line[256], *p;
+	unsigned long utime, stime, n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	/* Fields 14 and 15, counted after the command name (which may hold spaces). */
+	p = f && fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	if (p && sscanf(p + 2, STAT_SKIP_TO_UTIME "%lu %lu", &utime, &stime) == 2)
+		u.cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %lu", &n) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &n) == 1)
+			u.csw += (double)n;
+	if (f)
+		fclose(f);
+	return u;
+}
+
+static struct usage usage_since(struct usage now_u, struct usage then)
+{
+	return (struct usage){ .cpu = now_u.cpu - then.cpu, .csw = now_u.csw - then.csw };
+}
+
+static void stamp_put(uint8_t *p, uint32_t sender, uint64_t seq, bool last)
+{
+	struct stamp s = { .sender = sender, .last = last, .seq = seq };
+
+	memcpy(p, &s, sizeof(s)); /* read back by this same process: host order is fine */
+}
+
+/* The receiver's bookkeeping for one case. */
+struct checker {
+	uint64_t next[MAX_SENDERS];
+	int ended;
+};
+
+/* Check one received message; returns true once every sender's end marker came. */
+static bool check(struct run *r, struct checker *c, const uint8_t *p, ssize_t n)
+{
+	struct stamp s;
+
+	r->res.msgs++;
+	if (n != (ssize_t)r->size) {
+		r->res.bad++;
+		return false;
+	}
+	memcpy(&s, p, sizeof(s));
+	if (s.sender >= (uint32_t)r->nsenders || s.seq != c->next[s.sender])
+		r->res.bad++;
+	if (s.sender < (uint32_t)r->nsenders)
+		c->next[s.sender] = s.seq + 1;
+	if (s.last)
+		c->ended++;
+	return c->ended == r->nsenders;
+}
+
+static void set_rcvtimeo(int fd)
+{
+	struct timeval tv = { .tv_sec = RECV_TIMEOUT_S };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int set_sockbuf(int fd)
+{
+	int size = SOCKBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/* The baseline: a relay process. */
+
+static int send_all(int fd, const uint8_t *p, size_t len)
+{
+	for (;;) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * Forward every message from the inputs to out until every input closed.
+ * Each readiness drains a batch, so that no sender starves the others.
+ * With ack, each message is answered with one byte once forwarded.
+ */
+static int relay_loop(const int *in, int nin, int out, uint8_t *buf, size_t cap, bool ack)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), open = nin;
+
+	if (ep < 0)
+		return -errno;
+	for (int i = 0; i < nin; i++) {
+		ev.data.fd = in[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, in[i], &ev) < 0)
+			return -errno;
+	}
+	while (open > 0) {
+		struct epoll_event evs[MAX_SENDERS];
+		int n = epoll_wait(ep, evs, MAX_SENDERS, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			for (int k = 0; k < 64; k++) {
+				ssize_t m = recv(fd, buf, cap, MSG_DONTWAIT);
+
+				if (m < 0 && (errno == EAGAIN || errno == EINTR))
+					break;
+				if (m <= 0) { /* closed, or broken: either way done */
+					(void)epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+					close(fd);
+					open--;
+					break;
+				}
+				if (send_all(out, buf, (size_t)m) < 0)
+					return -EPIPE;
+				if (ack && send_all(fd, buf, 1) < 0)
+					return -EPIPE;
+			}
+		}
+	}
+	close(ep);
+	return 0;
+}
+
+/* One message to the relay; with ack, wait for its answer. */
+static int relay_send(const struct run *r, int fd, uint8_t *buf)
+{
+	uint8_t byte;
+	int e = send_all(fd, buf, r->size);
+
+	if (e < 0 || !r->ack)
+		return e;
+	while (recv(fd, &byte, 1, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static void *relay_sender(void *p)
+{
+	struct sender_arg *a = p;
+	struct run *r = a->run;
+	uint8_t *buf = calloc(1, r->size);
+	double end;
+	uint64_t seq = 0;
+
+	pthread_barrier_wait(&r->start);
+	end = now() + r->secs;
+	do
+		stamp_put(buf, a->id, seq++, false);
+	while (relay_send(r, r->tx[a->id], buf) == 0 && now() < end);
+	stamp_put(buf, a->id, seq, true);
+	if (relay_send(r, r->tx[a->id], buf) < 0 && !r->res.fail)
+		r->res.fail = "relay: send failed (1 MiB needs net.core.wmem_max >= 2 MiB)";
+	close(r->tx[a->id]); /* the relay ends when every sender closed */
+	free(buf);
+	return NULL;
+}
+
+static void *relay_receiver(void *p)
+{
+	struct run *r = p;
+	uint8_t *buf = malloc(r->size + 1);
+	struct checker c = { 0 };
+
+	set_rcvtimeo(r->rx);
+	pthread_barrier_wait(&r->start);
+	for (;;) {
+		ssize_t n = recv(r->rx, buf, r->size + 1, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r->res.fail = "relay: the receiver missed end markers";
+			break;
+		}
+		if (check(r, &c, buf, n))
+			break;
+	}
+	r->t1 = now();
+	free(buf);
+	return NULL;
+}
+
+/* Fork the relay between nsenders socketpairs and the receiver's. */
+static pid_t relay_start(struct run *r)
+{
+	int in[MAX_SENDERS], out, sv[2];
+	pid_t pid;
+
+	for (int i = 0; i < r->nsenders; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return -1;
+		(void)set_sockbuf(sv[0]);
+		r->tx[i] = sv[0];
+		in[i] = sv[1];
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	(void)set_sockbuf(sv[0]);
+	out = sv[0];
+	r->rx = sv[1];
+	pid = fork();
+	if (pid == 0) {
+		uint8_t *buf = malloc(r->size + 1);
+		int e;
+
+		for (int i = 0; i < r->nsenders; i++)
+			close(r->tx[i]);
+		close(r->rx);
+		e = buf ? relay_loop(in, r->nsenders, out, buf, r->size + 1, r->ack) : -ENOMEM;
+		_exit(e == 0 ? 0 : 1);
+	}
+	for (int i = 0; i < r->nsenders; i++)
+		close(in[i]);
+	close(out);
+	return pid;
+}
+
+static void run_threads(struct run *r, void *(*sender)(void *), void *(*receiver)(void *))
+{
+	struct sender_arg args[MAX_SENDERS];
+	pthread_t tid[MAX_SENDERS], rx;
+
+	pthread_barrier_init(&r->start, NULL, (unsigned)r->nsenders + 2);
+	pthread_create(&rx, NULL, receiver, r);
+	for (int i = 0; i < r->nsenders; i++) {
+		args[i] = (struct sender_arg){ .run = r, .id = (uint32_t)i };
+		pthread_create(&tid[i], NULL, sender, &args[i]);
+	}
+	pthread_barrier_wait(&r->start);
+	r->t0 = now();
+	for (int i = 0; i < r->nsenders; i++)
+		pthread_join(tid[i], NULL);
+	pthread_join(rx, NULL);
+	pthread_barrier_destroy(&r->start);
+	r->res.secs = r->t1 - r->t0;
+}
+
+static void measure_relay(struct run *r)
+{
+	struct usage app0 = usage_self();
+	struct rusage ru;
+	int status;
+	pid_t pid = relay_start(r);
+
+	if (pid < 0) {
+		r->res.fail = "relay: socketpair or fork failed";
+		return;
+	}
+	run_threads(r, relay_sender, relay_receiver);
+	close(r->rx);
+	r->res.app = usage_since(usage_self(), app0);
+	if (wait4(pid, &status, 0, &ru) == pid)
+		r->res.peer = usage_of_rusage(&ru);
+}
+
+/* bpsock: the same streams through bpd. */
+
+static struct sockaddr_bp ipn(uint32_t service)
+{
+	struct sockaddr_bp a;
+
+	memset(&a, 0, sizeof(a));
+	a.bp_family = AF_BP;
+	a.bp_scheme = BP_SCHEME_IPN;
+	a.bp_addr.ipn.node_id = NODE;
+	a.bp_addr.ipn.service_id = service;
+	return a;
+}
+
+static int bound_socket(uint32_t service)
+{
+	struct sockaddr_bp a = ipn(service);
+	int fd = bp_socket(AF_BP, SOCK_DGRAM, 0);
+
+	if (fd >= 0 && bp_bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		bp_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *bp_sender(void *p)
+{
+	struct sender_arg *a = p;
+	struct run *r = a->run;
+	struct sockaddr_bp dest = ipn(r->service);
+	uint8_t *buf = calloc(1, r->size);
+	int fd = r->tx[a->id];
+	uint64_t seq = 0;
+	double end;
+	ssize_t n;
+
+	pthread_barrier_wait(&r->start);
+	end = now() + r->secs;
+	do {
+		stamp_put(buf, a->id, seq++, false);
+		n = bp_sendto(fd, buf, r->size, 0, (struct sockaddr *)&dest, sizeof(dest));
+	} while (n == (ssize_t)r->size && now() < end);
+	stamp_put(buf, a->id, seq, true);
+	if (n == (ssize_t)r->size)
+		n = bp_sendto(fd, buf, r->size, 0, (struct sockaddr *)&dest, sizeof(dest));
+	if (n != (ssize_t)r->size) {
+		fprintf(stderr, "bench_local: bp_sendto: %s\n", strerror(errno));
+		r->res.fail = "bpsock: send failed";
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *bp_receiver(void *p)
+{
+	struct run *r = p;
+	uint8_t *buf = malloc(r->size);
+	struct checker c = { 0 };
+
+	set_rcvtimeo(r->rx);
+	pthread_barrier_wait(&r->start);
+	for (;;) {
+		ssize_t n = bp_recvfrom(r->rx, buf, r->size, 0, NULL, NULL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "bench_local: bp_recvfrom: %s\n", strerror(errno));
+			r->res.fail = "bpsock: the receiver missed end markers";
+			break;
+		}
+		if (check(r, &c, buf, n))
+			break;
+	}
+	r->t1 = now();
+	free(buf);
+	return NULL;
+}
+
+static void measure_bpsock(struct run *r)
+{
+	struct usage app0, peer0;
+	int ok = 0;
+
+	r->rx = bound_socket(r->service);
+	for (int i = 0; i < r->nsenders; i++) {
+		r->tx[i] = bound_socket(r->service + 1 + (uint32_t)i);
+		ok += r->tx[i] >= 0;
+	}
+	if (r->rx < 0 || ok < r->nsenders) {
+		r->res.fail = "bpsock: bp_socket or bp_bind failed";
+	} else {
+		app0 = usage_self();
+		peer0 = usage_of(bpd_pid);
+		run_threads(r, bp_sender, bp_receiver);
+		r->res.app = usage_since(usage_self(), app0);
+		r->res.peer = usage_since(usage_of(bpd_pid), peer0);
+	}
+	for (int i = 0; i < r->nsenders; i++)
+		if (r->tx[i] >= 0)
+			bp_close(r->tx[i]);
+	if (r->rx >= 0)
+		bp_close(r->rx);
+}
+
+/* bpd, started for this run in a temporary directory. */
+
+static int bpd_start(void)
+{
+	char sock[96], state[96];
+
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/bench_local-XXXXXX");
+	if (!mkdtemp(tmp_dir))
+		return -errno;
+	snprintf(sock, sizeof(sock), "%s/bpd.sock", tmp_dir);
+	snprintf(state, sizeof(state), "%s/state", tmp_dir);
+	setenv("BPD_SOCKET", sock, 1); /* for bpd and for libbp in this process */
+	bpd_pid = fork();
+	if (bpd_pid < 0)
+		return -errno;
+	if (bpd_pid == 0) {
+		execl(BPD_PATH, "bpd", "--state", state, "--node", "ipn:1", "-q", (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when the socket accepts; give up after 10 s or if bpd exits. */
+	for (int i = 0; i < 1000; i++) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), ok;
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		if (waitpid(bpd_pid, NULL, WNOHANG) == bpd_pid) {
+			bpd_pid = -1;
+			return -ECHILD;
+		}
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void bpd_stop(void)
+{
+	if (bpd_pid > 0) {
+		kill(bpd_pid, SIGTERM);
+		waitpid(bpd_pid, NULL, 0);
+	}
+	if (tmp_dir[0])
+		(void)nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The table. */
+
+/* What a case compares. */
+enum side {
+	SIDE_RELAY, /* streaming through the relay */
+	SIDE_ACK,   /* through the relay, each message acknowledged (as bp_sendto is) */
+	SIDE_BP,    /* through bpd */
+	SIDE_COUNT
+};
+
+/* One case: every side, the best of the rounds for each. */
+struct outcome {
+	const char *name;
+	struct run best[SIDE_COUNT];
+	uint64_t bad[SIDE_COUNT], msgs[SIDE_COUNT];
+	bool failed;
+};
+
+static double rate_of(const struct run *r)
+{
+	return r->res.fail || r->res.secs <= 0 ? 0 : (double)r->res.msgs / r->res.secs;
+}
+
+static void figure(char *out, size_t cap, const struct run *r, const char *unit)
+{
+	double rate = rate_of(r);
+
+	if (rate <= 0)
+		snprintf(out, cap, "failed");
+	else if (r->size >= (1 << 20))
+		snprintf(out, cap, "%.1f MiB/s", rate * (double)r->size / (1 << 20));
+	else
+		snprintf(out, cap, "%.0f %s/s", rate, unit);
+}
+
+static void print_outcome(const struct outcome *o)
+{
+	char f[SIDE_COUNT][32];
+	double rate[SIDE_COUNT];
+
+	for (int i = 0; i < SIDE_COUNT; i++) {
+		rate[i] = rate_of(&o->best[i]);
+		figure(f[i], sizeof(f[i]), &o->best[i], i == SIDE_BP ? "bundles" : "msg");
+	}
+	printf("%-16s %14s %14s %17s %7.1f%% %7.1f%%   ", o->name, f[SIDE_RELAY], f[SIDE_ACK],
+	       f[SIDE_BP], rate[SIDE_RELAY] > 0 ? 100 * rate[SIDE_BP] / rate[SIDE_RELAY] : 0.0,
+	       rate[SIDE_ACK] > 0 ? 100 * rate[SIDE_BP] / rate[SIDE_ACK] : 0.0);
+	for (int i = 0; i < SIDE_COUNT; i++)
+		printf(" %llu/%llu", (unsigned long long)o->bad[i], (unsigned long long)o->msgs[i]);
+	printf("\n");
+}
+
+/* Per message: CPU and context switches of both processes, in the best round. */
+static void print_costs(const struct outcome *o)
+{
+	static const char *const side[SIDE_COUNT] = { "relay", "ack", "bpsock" };
+
+	for (int i = 0; i < SIDE_COUNT; i++) {
+		const struct result *r = &o->best[i].res;
+		double n = (double)(r->msgs ? r->msgs : 1);
+
+		printf("%-16s %-7s %8.2f %8.2f %10.2f %8.2f\n", i ? "" : o->name, side[i],
+		       r->app.cpu * 1e6 / n, r->peer.cpu * 1e6 / n, r->app.csw / n,
+		       r->peer.csw / n);
+	}
+}
+
+/* Run one case for some rounds, every side in turn; keep the best round of each. */
+static void run_case(struct outcome *o, size_t size, int nsenders, double secs, int rounds,
+		     uint32_t service)
+{
+	for (int k = 0; k < rounds; k++) {
+		struct run r[SIDE_COUNT];
+
+		for (int i = 0; i < SIDE_COUNT; i++)
+			r[i] = (struct run){ .size = size,
+					     .nsenders = nsenders,
+					     .secs = secs,
+					     .ack = i == SIDE_ACK,
+					     .service = service + 10 * (uint32_t)k };
+		measure_relay(&r[SIDE_RELAY]);
+		measure_relay(&r[SIDE_ACK]);
+		measure_bpsock(&r[SIDE_BP]);
+		for (int i = 0; i < SIDE_COUNT; i++) {
+			o->bad[i] += r[i].res.bad;
+			o->msgs[i] += r[i].res.msgs;
+			o->failed |= r[i].res.fail != NULL;
+			if (r[i].res.fail)
+				fprintf(stderr, "bench_local: %s: %s\n", o->name, r[i].res.fail);
+			if (k == 0 || rate_of(&r[i]) > rate_of(&o->best[i]))
+				o->best[i] = r[i];
+		}
+	}
+}
+
+static void usage_exit(void)
+{
+	fprintf(stderr, "usage: bench_local [-r ROUNDS] [SECONDS] [CASE...]\n"
+			"  SECONDS per measurement (default 1), ROUNDS per case (default 3);\n"
+			"  CASEs: 64x1 64x4 1Mx1 1Mx4 (payload size x senders), default all\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		const char *label;
+		size_t size;
+		int nsenders;
+	} cases[] = {
+		{ "64x1", "64 B, 1 sender", 64, 1 },
+		{ "64x4", "64 B, 4 senders", 64, 4 },
+		{ "1Mx1", "1 MiB, 1 sender", 1 << 20, 1 },
+		{ "1Mx4", "1 MiB, 4 senders", 1 << 20, 4 },
+	};
+	struct outcome out[sizeof(cases) / sizeof(cases[0])];
+	double secs = 1.0;
+	int rounds = 3, nout = 0, failed = 0, c, r;
+
+	while ((c = getopt(argc, argv, "r:h")) != -1) {
+		if (c != 'r' || (rounds = atoi(optarg)) < 1)
+			usage_exit();
+	}
+	if (optind < argc && strspn(argv[optind], "0123456789.") == strlen(argv[optind]))
+		secs = atof(argv[optind++]);
+	if (secs <= 0)
+		usage_exit();
+	signal(SIGPIPE, SIG_IGN);
+	r = bpd_start();
+	if (r < 0) {
+		fprintf(stderr, "bench_local: cannot start %s: %s\n", BPD_PATH, strerror(-r));
+		bpd_stop();
+		return 1;
+	}
+	printf("bench_local: app -> bpd -> app (bpsock) beside app -> SEQPACKET relay process "
+	       "-> app,\nstreaming (relay) and with each message acknowledged (ack, as "
+	       "bp_sendto is);\n%.1f s per measurement, best of %d round(s), the sides in turn\n\n",
+	       secs, rounds);
+	printf("%-16s %14s %14s %17s %8s %8s   %s\n", "case", "relay", "ack", "bpsock", "/relay",
+	       "/ack", "bad/received: relay ack bpsock");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool want = optind >= argc;
+
+		for (int k = optind; k < argc; k++)
+			want |= strcmp(argv[k], cases[i].name) == 0;
+		if (!want)
+			continue;
+		out[nout] = (struct outcome){ .name = cases[i].label };
+		run_case(&out[nout], cases[i].size, cases[i].nsenders, secs, rounds,
+			 SERVICE_BASE + 1000 * (uint32_t)i);
+		print_outcome(&out[nout]);
+		failed |= out[nout].failed;
+		for (int k = 0; k < SIDE_COUNT; k++)
+			failed |= out[nout].bad[k] != 0;
+		nout++;
+	}
+	printf("\nper message, best round  CPU us: app     peer   switches: app     peer\n");
+	for (int i = 0; i < nout; i++)
+		print_costs(&out[i]);
+	bpd_stop();
+	return failed ? 1 : 0;
+}
