@@ -515,6 +515,11 @@ int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret)
 	return 0;
 }
 
+size_t agent_binding_unconsumed(const struct agent_binding *b)
+{
+	return b->nout;
+}
+
 void agent_binding_ready(struct agent_binding *b)
 {
 	b->paused = false;
@@ -598,7 +603,7 @@ static bool queue_remove(struct id_queue *q, uint64_t id)
 int agent_delete(struct agent *a, uint64_t id)
 {
 	struct endpoint *ep = NULL;
-	struct agent_binding *b;
+	struct agent_binding *b, *resume = NULL;
 	struct store_meta meta;
 	struct bp_eid eid;
 	const char *why;
@@ -618,12 +623,17 @@ int agent_delete(struct agent *a, uint64_t id)
 		/* The app may still consume it: that finds nothing, harmlessly. */
 		memmove(&b->out[i], &b->out[i + 1], (b->nout - i - 1) * sizeof(b->out[0]));
 		b->nout--;
+		resume = b;
 		break;
 	}
 	if (ep && queue_remove(&ep->queue, id))
 		endpoint_maybe_free(a, ep);
 	log_info("bundle %llu for %s: deleted by an operator", (unsigned long long)id, meta.dest);
-	return store_delete(a->store, id);
+	r = store_delete(a->store, id);
+	/* One less unconsumed: a sink held at its limit can take the next. */
+	if (resume)
+		agent_binding_ready(resume);
+	return r;
 }
 
 struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)

@@ -90,6 +90,8 @@ const struct node_id *agent_node(const struct agent *a);
 int agent_room_for(struct agent *a, uint64_t len);
 /* The endpoint a binding holds. */
 int agent_binding_eid(const struct agent_binding *b, struct bp_eid *ret);
+/* Bundles delivered on this binding and not yet consumed. */
+size_t agent_binding_unconsumed(const struct agent_binding *b);
 /* The sink can take deliveries again after -EAGAIN. */
 void agent_binding_ready(struct agent_binding *b);
 /* The application consumed delivery id: the bundle is deleted. -ENOENT if unknown. */

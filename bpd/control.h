@@ -8,7 +8,8 @@
  *	endpoints			each endpoint: bound by whom, queued, unconsumed
  *	bundles [list] [--state S] [--dest EID] [--limit N]
  *	bundles show ID			one bundle's metadata and primary block
- *	bundles delete ID		delete it (RFC 9171 5.10)
+ *	bundles delete ID		delete it (RFC 9171 5.10); one already
+ *					handed to an app may still be read there
  *
  * "--json" anywhere among the arguments selects JSON.
  */

@@ -59,8 +59,7 @@ struct client {
 	bool closing;
 	unsigned refs; /* the connection, plus one per send in flight */
 	struct agent_binding *binding;
-	bool abandon; /* delivery policy */
-	unsigned unconsumed;
+	bool abandon;			     /* delivery policy */
 	char eid_text[BP_PROTO_MAX_EID + 1]; /* the bound EID's text */
 };
 
@@ -432,9 +431,7 @@ static void handle_consumed(struct client *c, const struct bp_msg *m)
 
 	if (c->state == CLIENT_BOUND)
 		r = agent_consumed(c->binding, bp_msg_u64(m, BP_F_DELIVERY_ID, 0));
-	if (r == 0 && c->unconsumed > 0)
-		c->unconsumed--;
-	if (r == 0 && c->unconsumed + 1 == c->fe->limits.max_unconsumed)
+	if (r == 0 && agent_binding_unconsumed(c->binding) + 1 == c->fe->limits.max_unconsumed)
 		agent_binding_ready(c->binding);
 	if (m->request != 0)
 		reply(c, m->request, r, NULL, -1);
@@ -611,7 +608,6 @@ static int delivery_result(struct client *c, int r)
 {
 	switch (r) {
 	case 0:
-		c->unconsumed++;
 		return 0;
 	case -EAGAIN:
 		ev_io_start(c->fe->loop, &c->delivery_io);
@@ -643,7 +639,7 @@ static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 	int fd = -1, r;
 	long n;
 
-	if (c->unconsumed >= c->fe->limits.max_unconsumed)
+	if (agent_binding_unconsumed(c->binding) >= c->fe->limits.max_unconsumed)
 		return -EAGAIN; /* resumed by CONSUMED */
 	bp_msg_begin(&w, c->fe->buf, BP_PROTO_MAX_MSG, BP_MSG_DELIVER, 0);
 	bp_msg_put_u64(&w, BP_F_DELIVERY_ID, d->id);

@@ -554,6 +554,50 @@ static void wildcard_bind_picks_the_node_and_a_free_service(void **state)
 }
 
 /*
+ * Deleting bundles delivered but not consumed frees the socket's credit:
+ * with "limit unconsumed 2", the third bundle comes once the first two are
+ * deleted (an app may still read the deleted ones already in its socket).
+ */
+static void deleting_delivered_bundles_frees_the_credit(void **state)
+{
+	char sock2[160], out[8192], cmd[64];
+	struct sockaddr_bp dest = ipn(1, 190);
+	struct pollfd pfd;
+	const char *p;
+	int tx, rx, seen = 0;
+	char buf[8];
+	pid_t pid;
+
+	snprintf(sock2, sizeof(sock2), "%s/credit.sock", dir);
+	pid = spawn_bpd("credit", "node ipn:1\nlimit unconsumed 2\n", sock2);
+	assert_true(pid > 0);
+	setenv("BPD_SOCKET", sock2, 1);
+	tx = bound_socket(191);
+	rx = bound_socket(190);
+	assert_int_equal(bp_sendto(tx, "a", 2, 0, (struct sockaddr *)&dest, sizeof(dest)), 2);
+	assert_int_equal(bp_sendto(tx, "b", 2, 0, (struct sockaddr *)&dest, sizeof(dest)), 2);
+	assert_int_equal(bp_sendto(tx, "c", 2, 0, (struct sockaddr *)&dest, sizeof(dest)), 2);
+	assert_int_equal(bpctl(out, sizeof(out), "bundles --state delivered --json"), 0);
+	for (p = strstr(out, "{\"id\":"); p; p = strstr(p + 1, "{\"id\":")) {
+		snprintf(cmd, sizeof(cmd), "bundles delete %lu", strtoul(p + 6, NULL, 10));
+		assert_int_equal(bpctl(out + 4096, 4096, cmd), 0);
+		seen++;
+	}
+	assert_int_equal(seen, 2);
+	/* "c" is delivered now: the channel holds a, b and c. */
+	for (int i = 0; i < 3; i++) {
+		pfd = (struct pollfd){ .fd = rx, .events = POLLIN };
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), 0, NULL, NULL), 2);
+	}
+	assert_string_equal(buf, "c");
+	bp_close(rx);
+	bp_close(tx);
+	setenv("BPD_SOCKET", sock_path, 1);
+	assert_true(stop_pid(pid));
+}
+
+/*
  * "delivery policy abandon" in the config: a bundle received but not
  * consumed when its socket closes is dropped, not redelivered; a socket may
  * still choose "defer" for itself.
@@ -648,6 +692,7 @@ int main(void)
 		cmocka_unit_test(a_long_bundle_listing_arrives_whole),
 		cmocka_unit_test(wildcard_bind_picks_the_node_and_a_free_service),
 		cmocka_unit_test(config_default_policy_abandon_drops_unconsumed_bundles),
+		cmocka_unit_test(deleting_delivered_bundles_frees_the_credit),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
 		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
 		cmocka_unit_test(a_second_bpd_does_not_take_over_the_socket),

@@ -43,7 +43,8 @@ const char daemon_bundles_usage[] =
 	"\n"
 	"List the bundles in the store (at most N, default 1000; STATE is one of\n"
 	"pending, queued-local, delivered, forward, in-transit, and may be given\n"
-	"more than once), show one, or delete one.\n" DAEMON_OPTIONS;
+	"more than once), show one, or delete one. A deleted bundle that bpd had\n"
+	"already handed to an application may still be read there once.\n" DAEMON_OPTIONS;
 
 /* The REPLY can be a whole message: the protocol's maximum. */
 static uint8_t reply_buf[BP_PROTO_MAX_MSG];
