@@ -87,6 +87,7 @@ struct run {
 	int rx;
 	uint32_t service; /* bpsock: the receiver's service number */
 	bool ack;	  /* relay: answers each message; the sender waits for that */
+	unsigned batch;	  /* bpsock: bundles per bp_sendmmsg (1: bp_sendto) */
 	struct result res;
 };
 
@@ -432,10 +433,53 @@ static int bound_socket(uint32_t service)
 	return fd;
 }
 
+/* Batch size of the bp_sendmmsg cases: bpd's pipelining window. */
+#define BATCH 64
+
+/* bp_sendmmsg in batches; the end marker goes alone. */
+static void bp_send_batches(struct sender_arg *a, int fd)
+{
+	struct run *r = a->run;
+	struct sockaddr_bp dest = ipn(r->service);
+	struct mmsghdr vec[BATCH];
+	struct iovec iov[BATCH];
+	uint8_t *buf = calloc(BATCH, r->size);
+	uint64_t seq = 0;
+	double end;
+	int n = 0;
+
+	pthread_barrier_wait(&r->start);
+	end = now() + r->secs;
+	do {
+		for (unsigned i = 0; i < r->batch; i++) {
+			stamp_put(buf + i * r->size, a->id, seq + i, false);
+			iov[i] =
+				(struct iovec){ .iov_base = buf + i * r->size, .iov_len = r->size };
+			vec[i].msg_hdr = (struct msghdr){ .msg_name = &dest,
+							  .msg_namelen = sizeof(dest),
+							  .msg_iov = &iov[i],
+							  .msg_iovlen = 1 };
+		}
+		n = bp_sendmmsg(fd, vec, r->batch, 0);
+		seq += n > 0 ? (uint64_t)n : 0; /* a short batch: the rest goes again */
+	} while (n > 0 && now() < end);
+	stamp_put(buf, a->id, seq, true);
+	if (n <= 0 || bp_sendto(fd, buf, r->size, 0, (struct sockaddr *)&dest, sizeof(dest)) !=
+			      (ssize_t)r->size) {
+		fprintf(stderr, "bench_local: bp_sendmmsg: %s\n", strerror(errno));
+		r->res.fail = "bpsock: send failed";
+	}
+	free(buf);
+}
+
 static void *bp_sender(void *p)
 {
 	struct sender_arg *a = p;
 	struct run *r = a->run;
+	if (r->batch > 1) {
+		bp_send_batches(a, r->tx[a->id]);
+		return NULL;
+	}
 	struct sockaddr_bp dest = ipn(r->service);
 	uint8_t *buf = calloc(1, r->size);
 	int fd = r->tx[a->id];
@@ -633,8 +677,8 @@ static void print_costs(const struct outcome *o)
 }
 
 /* Run one case for some rounds, every side in turn; keep the best round of each. */
-static void run_case(struct outcome *o, size_t size, int nsenders, double secs, int rounds,
-		     uint32_t service)
+static void run_case(struct outcome *o, size_t size, int nsenders, unsigned batch, double secs,
+		     int rounds, uint32_t service)
 {
 	for (int k = 0; k < rounds; k++) {
 		struct run r[SIDE_COUNT];
@@ -644,6 +688,7 @@ static void run_case(struct outcome *o, size_t size, int nsenders, double secs, 
 					     .nsenders = nsenders,
 					     .secs = secs,
 					     .ack = i == SIDE_ACK,
+					     .batch = batch,
 					     .service = service + 10 * (uint32_t)k };
 		measure_relay(&r[SIDE_RELAY]);
 		measure_relay(&r[SIDE_ACK]);
@@ -664,7 +709,8 @@ static void usage_exit(void)
 {
 	fprintf(stderr, "usage: bench_local [-r ROUNDS] [SECONDS] [CASE...]\n"
 			"  SECONDS per measurement (default 1), ROUNDS per case (default 3);\n"
-			"  CASEs: 64x1 64x4 1Mx1 1Mx4 (payload size x senders), default all\n");
+			"  CASEs: 64x1 64x4 64x1b 64x4b 1Mx1 1Mx4 (payload size x senders;\n"
+			"  b: bp_sendmmsg in batches of 64), default all\n");
 	exit(2);
 }
 
@@ -675,11 +721,14 @@ int main(int argc, char **argv)
 		const char *label;
 		size_t size;
 		int nsenders;
+		unsigned batch;
 	} cases[] = {
-		{ "64x1", "64 B, 1 sender", 64, 1 },
-		{ "64x4", "64 B, 4 senders", 64, 4 },
-		{ "1Mx1", "1 MiB, 1 sender", 1 << 20, 1 },
-		{ "1Mx4", "1 MiB, 4 senders", 1 << 20, 4 },
+		{ "64x1", "64 B, 1 sender", 64, 1, 1 },
+		{ "64x4", "64 B, 4 senders", 64, 4, 1 },
+		{ "64x1b", "64 B, 1, mmsg", 64, 1, BATCH },
+		{ "64x4b", "64 B, 4, mmsg", 64, 4, BATCH },
+		{ "1Mx1", "1 MiB, 1 sender", 1 << 20, 1, 1 },
+		{ "1Mx4", "1 MiB, 4 senders", 1 << 20, 4, 1 },
 	};
 	struct outcome out[sizeof(cases) / sizeof(cases[0])];
 	double secs = 1.0;
@@ -714,7 +763,7 @@ int main(int argc, char **argv)
 		if (!want)
 			continue;
 		out[nout] = (struct outcome){ .name = cases[i].label };
-		run_case(&out[nout], cases[i].size, cases[i].nsenders, secs, rounds,
+		run_case(&out[nout], cases[i].size, cases[i].nsenders, cases[i].batch, secs, rounds,
 			 SERVICE_BASE + 1000 * (uint32_t)i);
 		print_outcome(&out[nout]);
 		failed |= out[nout].failed;

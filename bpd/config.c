@@ -28,7 +28,7 @@ void config_init(struct config *cfg)
 		.max_clients = 4096,
 		.max_clients_per_uid = 1024,
 		.max_unconsumed = 4096,
-		.inline_max = 64 << 10,
+		.inline_max = 1 << 20,
 	};
 	access_init(&cfg->access, geteuid());
 }

@@ -38,6 +38,11 @@
 /* Kernel buffer for the delivery channel: a whole inline message fits. */
 #define DELIVERY_SNDBUF (4 << 20)
 
+/* Queued DELIVERs: how many, their bytes, and the largest one queued. */
+#define DQ_MAX 64
+#define DQ_ARENA (32u << 10)
+#define DQ_ITEM_MAX (4u << 10)
+
 enum client_state {
 	CLIENT_NEW,   /* connected, no SOCKET yet */
 	CLIENT_OPEN,  /* has its delivery channel */
@@ -57,7 +62,23 @@ struct client {
 	pid_t pid;
 	enum client_state state;
 	bool closing;
-	unsigned refs; /* the connection, plus one per send in flight */
+	unsigned refs;	  /* the connection, plus one per send in flight */
+	unsigned sending; /* SENDs in flight (at most BP_PROTO_MAX_INFLIGHT) */
+	/* Replies to SENDs settled this loop turn, sent together at its end. */
+	struct queued_reply *replies; /* BP_PROTO_MAX_INFLIGHT of them, allocated on first use */
+	unsigned nreplies;
+	struct client *next_flush; /* on the front end's list while nreplies > 0 */
+	bool listed;		   /* on that list */
+	/*
+	 * Small DELIVERs of this loop turn, sent together at its end (or when
+	 * the queue fills): one system call for a burst of bundles. The arena
+	 * lives only while something is queued.
+	 */
+	uint8_t *dq;
+	size_t dq_bytes;
+	struct iovec dq_iov[DQ_MAX];
+	unsigned dq_n, dq_sent;
+	bool batch_failed; /* a SEND failed: refuse the rest of its batch */
 	struct agent_binding *binding;
 	bool abandon;			     /* delivery policy */
 	char eid_text[BP_PROTO_MAX_EID + 1]; /* the bound EID's text */
@@ -78,7 +99,17 @@ struct frontend {
 	char path[108];
 	struct client *clients;
 	unsigned nclients;
-	uint8_t *buf; /* one message at a time: the loop is single-threaded */
+	uint8_t *buf;		 /* one message at a time: the loop is single-threaded */
+	ev_prepare flush;	 /* sends the queued replies, after the store's commit */
+	struct client *to_flush; /* clients with queued replies */
+};
+
+/* A REPLY to a SEND: status, creation timestamp. */
+#define QUEUED_REPLY_MAX (BP_PROTO_HDR_LEN + 3 * (BP_PROTO_FIELD_HDR_LEN + 8))
+
+struct queued_reply {
+	uint8_t msg[QUEUED_REPLY_MAX];
+	struct iovec iov;
 };
 
 /* A pending SEND: the client and the request id to answer. */
@@ -90,6 +121,10 @@ struct send_ctx {
 static void client_release(struct client *c);
 static void client_close(struct client *c, const char *why);
 static int payload_memfd(const uint8_t *p, size_t len);
+static void flush_replies(struct client *c);
+static void list_for_flush(struct client *c);
+static int flush_deliveries(struct client *c);
+static int delivery_result(struct client *c, int r);
 
 /* Replies */
 
@@ -134,6 +169,10 @@ static void reply(struct client *c, uint32_t request, int status, const struct a
 
 	if (c->closing)
 		return;
+	if (c->nreplies > 0)
+		flush_replies(c); /* it stays listed until the end of the turn */
+	if (c->closing)
+		return;
 	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
 	bp_msg_put_u64(&w, BP_F_STATUS, (uint64_t)(status < 0 ? -status : status));
 	if (sent) {
@@ -144,6 +183,82 @@ static void reply(struct client *c, uint32_t request, int status, const struct a
 	r = n < 0 ? (int)n : send_with_fd(c->fd, msg, (size_t)n, pass_fd);
 	if (r < 0)
 		client_close(c, "cannot reply");
+}
+
+/* Send a client's queued replies in one sendmmsg(); it is then off the list. */
+static void flush_replies(struct client *c)
+{
+	struct mmsghdr mm[BP_PROTO_MAX_INFLIGHT];
+	unsigned done = 0;
+
+	for (unsigned i = 0; i < c->nreplies; i++)
+		mm[i].msg_hdr = (struct msghdr){ .msg_iov = &c->replies[i].iov, .msg_iovlen = 1 };
+	while (done < c->nreplies && !c->closing) {
+		int k = sendmmsg(c->fd, mm + done, c->nreplies - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			client_close(c, "cannot reply"); /* a client reads its replies */
+		else
+			done += (unsigned)k;
+	}
+	c->nreplies = 0;
+}
+
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct frontend *fe = container_of(w, struct frontend, flush);
+
+	while (fe->to_flush) {
+		struct client *c = fe->to_flush;
+
+		fe->to_flush = c->next_flush;
+		c->listed = false;
+		flush_replies(c);
+		if (!c->closing && c->dq_n > c->dq_sent) {
+			int r = flush_deliveries(c);
+
+			if (r < 0)
+				(void)delivery_result(c, r);
+		}
+		client_release(c);
+	}
+}
+
+/*
+ * A SEND's reply, queued: the store settles SENDs together at the end of a
+ * loop turn (a pipelined batch in one commit), and their replies go out
+ * together too, in one system call.
+ */
+static void queue_reply(struct client *c, uint32_t request, int status,
+			const struct agent_sent *sent)
+{
+	struct queued_reply *q;
+	struct bp_msg_wr w;
+	long n;
+
+	if (!c->replies)
+		c->replies = malloc(BP_PROTO_MAX_INFLIGHT * sizeof(*c->replies));
+	if (!c->replies || c->nreplies == BP_PROTO_MAX_INFLIGHT) {
+		reply(c, request, status, sent, -1);
+		return;
+	}
+	q = &c->replies[c->nreplies];
+	bp_msg_begin(&w, q->msg, sizeof(q->msg), BP_MSG_REPLY, request);
+	bp_msg_put_u64(&w, BP_F_STATUS, (uint64_t)(status < 0 ? -status : status));
+	if (sent) {
+		bp_msg_put_u64(&w, BP_F_CREATION_TIME, sent->creation_time);
+		bp_msg_put_u64(&w, BP_F_SEQUENCE, sent->sequence);
+	}
+	n = bp_msg_end(&w);
+	if (n < 0) {
+		client_close(c, "cannot reply");
+		return;
+	}
+	q->iov = (struct iovec){ .iov_base = q->msg, .iov_len = (size_t)n };
+	c->nreplies++;
+	list_for_flush(c);
 }
 
 /* Requests */
@@ -296,8 +411,11 @@ static void send_done(void *ctx, int status, const struct agent_sent *sent)
 {
 	struct send_ctx *s = ctx;
 
+	s->c->sending--;
+	if (status < 0)
+		s->c->batch_failed = true;
 	if (!s->c->closing)
-		reply(s->c, s->request, status, status == 0 ? sent : NULL, -1);
+		queue_reply(s->c, s->request, status, status == 0 ? sent : NULL);
 	client_release(s->c);
 	free(s);
 }
@@ -393,7 +511,14 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	uint8_t *copy = NULL;
 	int r;
 
-	r = build_send_req(c, m, &req, dest, rpt);
+	if (c->sending == BP_PROTO_MAX_INFLIGHT) {
+		client_close(c, "too many requests in flight");
+		return;
+	}
+	/* A batch stops at its first failure: nothing after it is stored. */
+	if (!bp_msg_u64(m, BP_F_BATCH, 0))
+		c->batch_failed = false;
+	r = c->batch_failed ? -ECANCELED : build_send_req(c, m, &req, dest, rpt);
 	if (r == 0)
 		r = agent_binding_eid(c->binding, &req.source);
 	if (r == 0 && !bp_msg_find(m, BP_F_REPORT_TO))
@@ -406,15 +531,19 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	if (r == 0) {
 		*s = (struct send_ctx){ .c = c, .request = m->request };
 		c->refs++;
+		c->sending++;
 		r = agent_send(c->fe->agent, &req, send_done, s);
 		if (r < 0) {
+			c->sending--;
 			c->refs--;
 			free(s);
 		}
 	}
 	free(copy);
-	if (r < 0)
+	if (r < 0) {
+		c->batch_failed = true;
 		reply(c, m->request, r, NULL, -1);
+	}
 }
 
 /*
@@ -604,6 +733,66 @@ static void put_eid(struct bp_msg_wr *w, enum bp_field tag, const struct bp_eid 
  * closed on the next loop turn (not here: the agent is iterating). Every
  * failure but the last is -EAGAIN to the agent: the bundle stays queued.
  */
+/*
+ * Send the queued DELIVERs. 0: all gone (the arena is freed); -EAGAIN: the
+ * channel is full, the rest waits for room; another -errno: it is broken.
+ */
+static int flush_deliveries(struct client *c)
+{
+	struct mmsghdr mm[DQ_MAX];
+
+	while (c->dq_sent < c->dq_n) {
+		unsigned n = c->dq_n - c->dq_sent;
+		int k;
+
+		for (unsigned i = 0; i < n; i++)
+			mm[i].msg_hdr = (struct msghdr){ .msg_iov = &c->dq_iov[c->dq_sent + i],
+							 .msg_iovlen = 1 };
+		k = sendmmsg(c->delivery_fd, mm, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		c->dq_sent += (unsigned)k;
+	}
+	free(c->dq);
+	c->dq = NULL;
+	c->dq_bytes = 0;
+	c->dq_n = c->dq_sent = 0;
+	return 0;
+}
+
+static void list_for_flush(struct client *c)
+{
+	if (c->listed)
+		return;
+	c->listed = true;
+	c->refs++; /* the list's */
+	c->next_flush = c->fe->to_flush;
+	c->fe->to_flush = c;
+}
+
+/* Queue a small DELIVER (msg, n bytes). 0, or -EAGAIN when the queue is full and stuck. */
+static int queue_delivery(struct client *c, const uint8_t *msg, size_t n)
+{
+	int r;
+
+	if (c->dq_n == DQ_MAX || c->dq_bytes + n > DQ_ARENA) {
+		r = flush_deliveries(c);
+		if (r < 0)
+			return r;
+	}
+	if (!c->dq)
+		c->dq = malloc(DQ_ARENA);
+	if (!c->dq)
+		return -ENOMEM;
+	memcpy(c->dq + c->dq_bytes, msg, n);
+	c->dq_iov[c->dq_n++] = (struct iovec){ .iov_base = c->dq + c->dq_bytes, .iov_len = n };
+	c->dq_bytes += n;
+	list_for_flush(c);
+	return 0;
+}
+
 static int delivery_result(struct client *c, int r)
 {
 	switch (r) {
@@ -630,17 +819,18 @@ static int delivery_result(struct client *c, int r)
 	return -EAGAIN;
 }
 
-static int deliver_to_client(void *ctx, const struct agent_delivery *d)
+/*
+ * A DELIVER in fe->buf, the payload inline or (inline false) in a sealed
+ * memfd left in *ret_fd. Returns its length or -errno.
+ */
+static long build_deliver(struct client *c, const struct agent_delivery *d, bool inline_payload,
+			  int *ret_fd)
 {
-	struct client *c = ctx;
 	const struct bpv7_bundle *b = d->bundle;
 	const struct bpv7_block *pay = bpv7_bundle_payload_const(b);
 	struct bp_msg_wr w;
-	int fd = -1, r;
-	long n;
 
-	if (agent_binding_unconsumed(c->binding) >= c->fe->limits.max_unconsumed)
-		return -EAGAIN; /* resumed by CONSUMED */
+	*ret_fd = -1;
 	bp_msg_begin(&w, c->fe->buf, BP_PROTO_MAX_MSG, BP_MSG_DELIVER, 0);
 	bp_msg_put_u64(&w, BP_F_DELIVERY_ID, d->id);
 	bp_msg_put_u64(&w, BP_F_KIND, d->is_report ? BP_DELIVERY_REPORT : BP_DELIVERY_DATA);
@@ -649,16 +839,47 @@ static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 	bp_msg_put_u64(&w, BP_F_CREATION_TIME, b->primary.creation_time);
 	bp_msg_put_u64(&w, BP_F_SEQUENCE, b->primary.sequence);
 	bp_msg_put_u64(&w, BP_F_BUNDLE_FLAGS, b->primary.flags);
-	if (pay->data_len <= c->fe->limits.inline_max) {
+	if (inline_payload) {
 		bp_msg_put_bytes(&w, BP_F_PAYLOAD, pay->data, pay->data_len);
 	} else {
-		fd = payload_memfd(pay->data, pay->data_len);
-		if (fd < 0)
-			return delivery_result(c, fd);
+		*ret_fd = payload_memfd(pay->data, pay->data_len);
+		if (*ret_fd < 0)
+			return *ret_fd;
 		bp_msg_put_u64(&w, BP_F_PAYLOAD_FD, pay->data_len);
 	}
-	n = bp_msg_end(&w);
-	r = n < 0 ? (int)n : send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+	return bp_msg_end(&w);
+}
+
+/*
+ * Hand a bundle to the app: small DELIVERs are queued and go out together;
+ * payloads up to inline_max travel inside the message (a copy through the
+ * kernel is cheaper than a fresh memfd's page faults); anything larger, or
+ * an inline one the kernel will not take in one piece, as a sealed memfd.
+ */
+static int deliver_to_client(void *ctx, const struct agent_delivery *d)
+{
+	struct client *c = ctx;
+	const struct bpv7_block *pay = bpv7_bundle_payload_const(d->bundle);
+	bool inl = pay->data_len <= c->fe->limits.inline_max;
+	int fd, r;
+	long n;
+
+	if (agent_binding_unconsumed(c->binding) >= c->fe->limits.max_unconsumed)
+		return -EAGAIN; /* resumed by CONSUMED */
+	if (c->dq_sent > 0)
+		return -EAGAIN; /* the channel is full: resumed when it has room */
+	n = build_deliver(c, d, inl, &fd);
+	if (n < 0)
+		return delivery_result(c, (int)n);
+	if (fd < 0 && (size_t)n <= DQ_ITEM_MAX)
+		return delivery_result(c, queue_delivery(c, c->fe->buf, (size_t)n));
+	r = flush_deliveries(c); /* in order: the queue first */
+	if (r == 0)
+		r = send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+	if (inl && (r == -EMSGSIZE || r == -ENOBUFS)) {
+		n = build_deliver(c, d, false, &fd);
+		r = n < 0 ? (int)n : send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+	}
 	if (fd >= 0)
 		close(fd);
 	return delivery_result(c, r);
@@ -678,8 +899,13 @@ static void on_delivery_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = container_of(w, struct client, delivery_io);
 
+	int r;
+
 	ev_io_stop(loop, w);
-	if (c->binding)
+	r = flush_deliveries(c);
+	if (r < 0) /* a full channel again, or a broken one */
+		(void)delivery_result(c, r);
+	else if (c->binding)
 		agent_binding_ready(c->binding);
 }
 
@@ -727,35 +953,47 @@ static long read_message(struct client *c, int *ret_fd)
 	return (long)n;
 }
 
-static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
+/* Read and handle one message. Returns false when there is none now or the client is gone. */
+static bool serve_one(struct client *c, struct bp_msg *m)
 {
-	struct client *c = container_of(w, struct client, io);
 	struct bp_msg_error err;
-	struct bp_msg *m = malloc(sizeof(*m));
 	int fd = -1;
+	bool more = false;
 	long n;
 
-	if (!m)
-		return; /* try again on the next readiness */
 	n = read_message(c, &fd);
 	if (n == -EAGAIN)
-		goto out;
+		return false;
 	if (n <= 0) {
 		client_close(c, n == 0 ? NULL : "malformed datagram");
-		goto out;
-	}
-	if (bp_msg_decode(c->fe->buf, (size_t)n, m, &err) < 0) {
+	} else if (bp_msg_decode(c->fe->buf, (size_t)n, m, &err) < 0) {
 		log_warn("client pid %d uid %u: %s at byte %zu: closing it", (int)c->pid,
 			 (unsigned)c->peer.uid, err.why, err.offset);
 		client_close(c, NULL);
-		goto out;
+	} else {
+		dispatch(c, m, m->type == BP_MSG_SEND ? fd : -1);
+		more = !c->closing;
 	}
-	c->refs++; /* the handlers may close it */
-	dispatch(c, m, m->type == BP_MSG_SEND ? fd : -1);
-	client_release(c);
-out:
 	if (fd >= 0)
 		close(fd);
+	return more;
+}
+
+/*
+ * Several messages per readiness (a pipelined batch arrives at once), but
+ * a bounded number, so that one busy client cannot starve the others.
+ */
+static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = container_of(w, struct client, io);
+	struct bp_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return; /* try again on the next readiness */
+	c->refs++;	/* the handlers may close it */
+	for (int i = 0; i < BP_PROTO_MAX_INFLIGHT && serve_one(c, m); i++)
+		;
+	client_release(c);
 	free(m);
 }
 
@@ -789,8 +1027,11 @@ static void client_close(struct client *c, const char *why)
 
 static void client_release(struct client *c)
 {
-	if (--c->refs == 0)
+	if (--c->refs == 0) {
+		free(c->replies);
+		free(c->dq);
 		free(c);
+	}
 }
 
 static unsigned clients_of(const struct frontend *fe, uid_t uid)
@@ -979,6 +1220,14 @@ struct frontend *frontend_new(struct ev_loop *loop, const char *path, struct age
 	fe->admin_ctx = opts->admin_ctx;
 	fe->listen_fd = fd;
 	snprintf(fe->path, sizeof(fe->path), "%s", path);
+	ev_prepare_init(&fe->flush, on_flush);
+	/*
+	 * Always active, at the lowest priority: it runs in every prepare
+	 * phase after the store's commit (a watcher started during the phase
+	 * would wait for the next turn, after the loop has slept).
+	 */
+	ev_set_priority(&fe->flush, EV_MINPRI);
+	ev_prepare_start(loop, &fe->flush);
 	ev_io_init(&fe->accept_io, on_accept, fd, EV_READ);
 	ev_io_start(loop, &fe->accept_io);
 	ev_init(&fe->accept_retry, on_accept_retry);
@@ -1008,6 +1257,8 @@ void frontend_free(struct frontend *fe)
 		return;
 	while (fe->clients)
 		client_close(fe->clients, NULL);
+	on_flush(fe->loop, &fe->flush, 0); /* releases the listed clients */
+	ev_prepare_stop(fe->loop, &fe->flush);
 	ev_io_stop(fe->loop, &fe->accept_io);
 	ev_timer_stop(fe->loop, &fe->accept_retry);
 	close(fe->listen_fd);

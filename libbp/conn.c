@@ -27,6 +27,12 @@ int conn_open(void)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Room for a 1 MiB inline SEND (send.c). The kernel caps it at
+	 * net.core.wmem_max; a SEND it will not take in one piece goes as a
+	 * memfd instead.
+	 */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CONN_SNDBUF }, sizeof(int));
 	do
 		r = connect(fd, (const struct sockaddr *)&sun, sizeof(sun));
 	while (r < 0 && errno == EINTR);
@@ -204,6 +210,22 @@ int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
 	else if (fd >= 0)
 		(void)close(fd);
 	return status > CONN_ERRNO_MAX ? -EPROTO : -(int)status;
+}
+
+int conn_next_reply(int ctl, struct conn_reply *ret)
+{
+	for (;;) {
+		int fd = -1, r = read_one(ctl, ret, &fd);
+
+		if (fd >= 0)
+			(void)close(fd);
+		if (r < 0) {
+			(void)shutdown(ctl, SHUT_RDWR);
+			return r;
+		}
+		if (ret->msg.request != 0)
+			return 0;
+	}
 }
 
 int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,

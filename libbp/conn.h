@@ -24,6 +24,8 @@
  * longer than this breaks the protocol.
  */
 #define CONN_REPLY_MAX 4096
+/* The control connection's send buffer, asked for (the kernel may give less). */
+#define CONN_SNDBUF (4 << 20)
 
 /*
  * Connect to bpd's socket (bp_proto_socket_path()). Returns the connected
@@ -84,6 +86,14 @@ int conn_callv(int ctl, const struct iovec *iov, size_t n, uint32_t request, int
 
 /* The second half of conn_callv(), for a request already sent with conn_sendv(). */
 int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd);
+
+/*
+ * The next REPLY to a numbered request, whichever request it answers (for
+ * pipelined requests, whose replies come as each is settled). Returns 0
+ * with the reply in *ret (any fd it carries closed), or a transport error
+ * after which the connection is shut down.
+ */
+int conn_next_reply(int ctl, struct conn_reply *ret);
 
 /* conn_callv() of one buffer; dontwait: CONN_DONTWAIT, else CONN_WAIT. */
 int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,

@@ -72,6 +72,7 @@ static const struct schema send_schema = {
 		[BP_F_CRC_TYPE] = U64(false),
 		[BP_F_PAYLOAD] = PAYLOAD_INLINE,
 		[BP_F_PAYLOAD_FD] = PAYLOAD_FD,
+		[BP_F_BATCH] = U64(false),
 	},
 };
 
@@ -175,6 +176,7 @@ static const char *const field_names[BP_F_COUNT] = {
 	[BP_F_VALUE] = "value",
 	[BP_F_BUNDLE_FLAGS] = "bundle_flags",
 	[BP_F_OUTPUT_FD] = "output_fd",
+	[BP_F_BATCH] = "batch",
 };
 
 const char *bp_msg_type_name(uint8_t type)

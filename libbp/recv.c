@@ -150,35 +150,20 @@ static long consumed_msg(uint8_t *buf, size_t cap, uint32_t request, uint64_t de
 }
 
 /*
- * Tell bpd the app has the bundle. Either way the CONSUMED is in bpd's
- * socket before the receive returns, so bpd reads it even if the app dies
- * right after. While more deliveries wait on the channel (the app is
- * catching up), it goes as request 0, which bpd does not answer: one
- * datagram, no round trip. When the channel is empty, libbp waits for bpd's
- * reply, so that once a receive has drained the channel, bpd has processed
- * every CONSUMED of this socket. A failure only means a later redelivery.
+ * Tell bpd the app has the bundle: a CONSUMED as request 0, which bpd does
+ * not answer, so a receive costs no round trip. It is in bpd's socket
+ * before the receive returns, so bpd reads it even if the app dies right
+ * after (or closes the socket: bpd reads what was queued before the end of
+ * the stream). bpd may process it a moment after the receive returned; a
+ * send failing here only means a later redelivery.
  */
 static void consume(struct bp_sock *s, uint64_t delivery)
 {
 	uint8_t req[BP_PROTO_HDR_LEN + BP_PROTO_FIELD_HDR_LEN + 8];
-	struct conn_reply rep;
-	struct pollfd more = { .fd = s->fd, .events = POLLIN };
-	uint32_t id;
-	long n;
+	long n = consumed_msg(req, sizeof(req), 0, delivery);
 
-	/* poll(), not FIONREAD: that walks the whole queue of a SEQPACKET socket. */
-	if (poll(&more, 1, 0) == 1) {
-		n = consumed_msg(req, sizeof(req), 0, delivery);
-		if (n > 0)
-			(void)conn_send(s->ctl, req, (size_t)n, -1, false);
-		return;
-	}
-	pthread_mutex_lock(&s->ctl_lock);
-	id = sock_request_id(s);
-	n = consumed_msg(req, sizeof(req), id, delivery);
 	if (n > 0)
-		(void)conn_call(s->ctl, req, (size_t)n, id, -1, false, &rep, NULL);
-	pthread_mutex_unlock(&s->ctl_lock);
+		(void)conn_send(s->ctl, req, (size_t)n, -1, false);
 }
 
 static void fill_name(struct msghdr *msg, const struct bp_msg_field *source)

@@ -45,6 +45,7 @@ static void sock_free(struct bp_sock *s)
 	pthread_mutex_destroy(&s->rx_lock);
 	pthread_mutex_destroy(&s->ctl_lock);
 	free(s->rx);
+	free(s->batch);
 	free(s);
 }
 

@@ -57,6 +57,7 @@ struct bp_sock {
 
 	pthread_mutex_t rx_lock;
 	uint8_t *rx; /* one DELIVER message (BP_PROTO_MAX_MSG); allocated on first use */
+	void *batch; /* bp_sendmmsg()'s room (send.c), allocated on first use; under ctl_lock */
 };
 
 /* A socket with default options and no fds, holding one reference; NULL on ENOMEM. */

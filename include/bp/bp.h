@@ -42,6 +42,8 @@
 extern "C" {
 #endif
 
+struct mmsghdr; /* <sys/socket.h> defines it with _GNU_SOURCE */
+
 #ifndef AF_BP
 #define AF_BP 28
 #endif
@@ -172,6 +174,16 @@ int bp_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 ssize_t bp_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest,
 		  socklen_t dest_len);
 ssize_t bp_sendmsg(int fd, const struct msghdr *msg, int flags);
+/*
+ * Several sends in one call, as sendmmsg(2): vec[i].msg_hdr is one
+ * bp_sendmsg()'s message, flags apply to all, at most 1024 are taken. The
+ * requests are pipelined to bpd, so a stream of small bundles costs one
+ * round trip per batch rather than per bundle. Returns how many bundles
+ * were stored, counted from the first (each one's vec[i].msg_len set to its
+ * payload length); none after the first failure is stored, so the caller
+ * resends from there. -1 with errno when the first one fails.
+ */
+int bp_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
 ssize_t bp_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src,
 		    socklen_t *src_len);
 /*

@@ -36,6 +36,11 @@
 #define BP_PROTO_MAX_FIELDS 64
 /* Longest EID text in any field. */
 #define BP_PROTO_MAX_EID 1100
+/*
+ * Most requests a client may have unanswered at once (pipelined SENDs); bpd
+ * closes a client that sends more.
+ */
+#define BP_PROTO_MAX_INFLIGHT 64
 /* Longest admin argument or output chunk. */
 #define BP_PROTO_MAX_TEXT (1u << 20)
 
@@ -76,6 +81,8 @@ enum bp_field {
 	BP_F_BUNDLE_FLAGS = 20,	 /* u64: RFC 9171 4.2.3 flags of a delivered bundle */
 	BP_F_OUTPUT_FD = 21,	 /* u64: admin output length; the output is the fd passed
 				   with the reply (a sealed memfd), read from offset 0 */
+	BP_F_BATCH = 22,	 /* u64 1: this SEND continues the previous one's batch:
+				   refused with ECANCELED if a SEND before it failed */
 	BP_F_COUNT
 };
 

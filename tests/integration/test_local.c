@@ -413,6 +413,89 @@ static void bpctl_lists_and_deletes_a_waiting_bundle(void **state)
 	bp_close(tx);
 }
 
+/* bp_sendmmsg: a pipelined batch arrives whole and in order, small and large mixed. */
+static void a_batch_of_sends_arrives_in_order(void **state)
+{
+	enum {
+		N = 300
+	};
+	static struct mmsghdr vec[N];
+	static struct iovec iov[N];
+	static uint8_t big[100 << 10];
+	struct sockaddr_bp dest = ipn(1, 200);
+	int tx = bound_socket(201), rx = bound_socket(200);
+	uint32_t seqs[N];
+	static uint8_t buf[sizeof(big)];
+
+	for (int i = 0; i < N; i++) {
+		seqs[i] = (uint32_t)i;
+		/* Every 50th is 100 KiB: over the inline size, it goes alone. */
+		iov[i] = (struct iovec){ .iov_base = i % 50 == 7 ? (void *)big : (void *)&seqs[i],
+					 .iov_len = i % 50 == 7 ? sizeof(big) : sizeof(seqs[i]) };
+		vec[i].msg_hdr = (struct msghdr){ .msg_name = &dest,
+						  .msg_namelen = sizeof(dest),
+						  .msg_iov = &iov[i],
+						  .msg_iovlen = 1 };
+	}
+	fill(big, sizeof(big), 3);
+	assert_int_equal(bp_sendmmsg(tx, vec, N, 0), N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(vec[i].msg_len, iov[i].iov_len);
+		assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), 0, NULL, NULL),
+				 (ssize_t)iov[i].iov_len);
+		assert_memory_equal(buf, iov[i].iov_base, iov[i].iov_len);
+	}
+	bp_close(rx);
+	bp_close(tx);
+}
+
+/*
+ * When the store fills in the middle of a batch, the bundles stored are the
+ * first ones and nothing after the failure is: the count bp_sendmmsg
+ * returns is exactly what arrives.
+ */
+static void a_batch_stops_at_its_first_failure(void **state)
+{
+	enum {
+		N = 40
+	};
+	static struct mmsghdr vec[N];
+	static uint8_t payload[N][500];
+	struct iovec iov[N];
+	struct sockaddr_bp dest = ipn(1, 210);
+	char sock2[160], buf[600];
+	int tx, rx, n, got = 0;
+	pid_t pid;
+
+	snprintf(sock2, sizeof(sock2), "%s/small.sock", dir);
+	pid = spawn_bpd("small", "node ipn:1\nstore quota 8000 1000\n", sock2);
+	assert_true(pid > 0);
+	setenv("BPD_SOCKET", sock2, 1);
+	tx = bound_socket(211);
+	for (int i = 0; i < N; i++) {
+		memset(payload[i], i, sizeof(payload[i]));
+		iov[i] = (struct iovec){ .iov_base = payload[i], .iov_len = sizeof(payload[i]) };
+		vec[i].msg_hdr = (struct msghdr){ .msg_name = &dest,
+						  .msg_namelen = sizeof(dest),
+						  .msg_iov = &iov[i],
+						  .msg_iovlen = 1 };
+	}
+	n = bp_sendmmsg(tx, vec, N, 0);
+	assert_in_range(n, 1, N - 1); /* 8000 bytes hold some, not 40 x 500 */
+	assert_int_equal(bp_sendmmsg(tx, &vec[n], N - n, 0), -1);
+	assert_int_equal(errno, ENOBUFS);
+	rx = bound_socket(210);
+	while (bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL) == 500) {
+		assert_int_equal((uint8_t)buf[0], got);
+		got++;
+	}
+	assert_int_equal(got, n);
+	bp_close(rx);
+	bp_close(tx);
+	setenv("BPD_SOCKET", sock_path, 1);
+	assert_true(stop_pid(pid));
+}
+
 /* A raw client: one request (with fd passed unless -1), its reply's status. */
 static uint64_t raw_call(int sock, const uint8_t *req, size_t len, int fd)
 {
@@ -688,6 +771,8 @@ int main(void)
 		cmocka_unit_test(other_users_bind_only_what_the_rules_allow),
 		cmocka_unit_test(only_admins_run_admin_commands),
 		cmocka_unit_test(bpctl_lists_and_deletes_a_waiting_bundle),
+		cmocka_unit_test(a_batch_of_sends_arrives_in_order),
+		cmocka_unit_test(a_batch_stops_at_its_first_failure),
 		cmocka_unit_test(payload_fds_must_be_sealed_memfds),
 		cmocka_unit_test(a_long_bundle_listing_arrives_whole),
 		cmocka_unit_test(wildcard_bind_picks_the_node_and_a_free_service),
