@@ -69,6 +69,7 @@ struct client {
 	unsigned nreplies;
 	struct client *next_flush; /* on the front end's list while nreplies > 0 */
 	bool listed;		   /* on that list */
+	size_t inline_max;	   /* largest payload delivered inline on this channel */
 	/*
 	 * Small DELIVERs of this loop turn, sent together at its end (or when
 	 * the queue fills): one system call for a burst of bundles. The arena
@@ -125,6 +126,8 @@ static void flush_replies(struct client *c);
 static void list_for_flush(struct client *c);
 static int flush_deliveries(struct client *c);
 static int delivery_result(struct client *c, int r);
+static bool serve_one(struct client *c, struct bp_msg *m);
+static void flush_before_reply(struct client *c);
 
 /* Replies */
 
@@ -169,8 +172,7 @@ static void reply(struct client *c, uint32_t request, int status, const struct a
 
 	if (c->closing)
 		return;
-	if (c->nreplies > 0)
-		flush_replies(c); /* it stays listed until the end of the turn */
+	flush_before_reply(c);
 	if (c->closing)
 		return;
 	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
@@ -183,6 +185,26 @@ static void reply(struct client *c, uint32_t request, int status, const struct a
 	r = n < 0 ? (int)n : send_with_fd(c->fd, msg, (size_t)n, pass_fd);
 	if (r < 0)
 		client_close(c, "cannot reply");
+}
+
+/*
+ * Before a reply sent at once: what was queued for the client goes first,
+ * so that, say, the bundles a bind found waiting are readable when the
+ * bind returns. A full delivery channel keeps the rest for later.
+ */
+static void flush_before_reply(struct client *c)
+{
+	int r;
+
+	if (c->nreplies > 0)
+		flush_replies(c); /* it stays listed until the end of the turn */
+	if (!c->closing && c->dq_n > c->dq_sent) {
+		r = flush_deliveries(c);
+		if (r < 0 && r != -EAGAIN)
+			(void)delivery_result(c, r);
+		else if (r == -EAGAIN)
+			ev_io_start(c->fe->loop, &c->delivery_io);
+	}
 }
 
 /* Send a client's queued replies in one sendmmsg(); it is then off the list. */
@@ -266,6 +288,7 @@ static void queue_reply(struct client *c, uint32_t request, int status,
 static void handle_socket(struct client *c, const struct bp_msg *m)
 {
 	int sv[2], size = DELIVERY_SNDBUF;
+	socklen_t len;
 
 	if (c->state != CLIENT_NEW) {
 		reply(c, m->request, -EINVAL, NULL, -1);
@@ -278,6 +301,15 @@ static void handle_socket(struct client *c, const struct bp_msg *m)
 	/* Root may go past net.core.wmem_max; others get what the kernel allows. */
 	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/*
+	 * Inline payloads up to what one datagram can carry through this
+	 * socket (half its buffer: the kernel counts overhead), else a memfd.
+	 */
+	len = sizeof(size);
+	c->inline_max = c->fe->limits.inline_max;
+	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, &len) == 0 &&
+	    (size_t)size / 2 < c->inline_max + 4096)
+		c->inline_max = (size_t)size / 2 > 4096 ? (size_t)size / 2 - 4096 : 0;
 	c->delivery_fd = sv[0];
 	ev_io_set(&c->delivery_io, sv[0], EV_WRITE);
 	c->state = CLIENT_OPEN;
@@ -365,6 +397,9 @@ static void reply_bind(struct client *c, uint32_t request, int status)
 		reply(c, request, status, NULL, -1);
 		return;
 	}
+	flush_before_reply(c);
+	if (c->closing)
+		return;
 	bp_msg_begin(&w, msg, sizeof(msg), BP_MSG_REPLY, request);
 	bp_msg_put_u64(&w, BP_F_STATUS, 0);
 	bp_msg_put_bytes(&w, BP_F_EID, c->eid_text, strlen(c->eid_text));
@@ -860,7 +895,7 @@ static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 {
 	struct client *c = ctx;
 	const struct bpv7_block *pay = bpv7_bundle_payload_const(d->bundle);
-	bool inl = pay->data_len <= c->fe->limits.inline_max;
+	bool inl = pay->data_len <= c->inline_max;
 	int fd, r;
 	long n;
 
@@ -874,23 +909,50 @@ static int deliver_to_client(void *ctx, const struct agent_delivery *d)
 	if (fd < 0 && (size_t)n <= DQ_ITEM_MAX)
 		return delivery_result(c, queue_delivery(c, c->fe->buf, (size_t)n));
 	r = flush_deliveries(c); /* in order: the queue first */
-	if (r == 0)
+	if (r == 0) {
 		r = send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
-	if (inl && (r == -EMSGSIZE || r == -ENOBUFS)) {
-		n = build_deliver(c, d, false, &fd);
-		r = n < 0 ? (int)n : send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+		if (inl && (r == -EMSGSIZE || r == -ENOBUFS)) {
+			n = build_deliver(c, d, false, &fd);
+			r = n < 0 ? (int)n :
+				    send_with_fd(c->delivery_fd, c->fe->buf, (size_t)n, fd);
+		}
 	}
 	if (fd >= 0)
 		close(fd);
 	return delivery_result(c, r);
 }
 
+/*
+ * A broken delivery channel usually means the app closed its socket or
+ * died: the CONSUMEDs it sent before that still sit on the control
+ * connection. Read them (a bounded number) before the close hands the
+ * unconsumed bundles back, or those would be delivered twice.
+ */
+static void drain_then_close(struct client *c)
+{
+	struct bp_msg *m = malloc(sizeof(*m));
+	unsigned budget = c->fe->limits.max_unconsumed + BP_PROTO_MAX_INFLIGHT;
+
+	c->refs++;
+	while (m && budget-- > 0 && serve_one(c, m))
+		;
+	free(m);
+	client_close(c, NULL);
+	client_release(c);
+}
+
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = container_of(w, struct client, retry);
+	int r;
 
-	if (c->broken)
-		client_close(c, NULL);
+	if (c->broken) {
+		drain_then_close(c);
+		return;
+	}
+	r = flush_deliveries(c);
+	if (r < 0)
+		(void)delivery_result(c, r);
 	else if (c->binding)
 		agent_binding_ready(c->binding);
 }

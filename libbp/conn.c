@@ -212,22 +212,6 @@ int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd)
 	return status > CONN_ERRNO_MAX ? -EPROTO : -(int)status;
 }
 
-int conn_next_reply(int ctl, struct conn_reply *ret)
-{
-	for (;;) {
-		int fd = -1, r = read_one(ctl, ret, &fd);
-
-		if (fd >= 0)
-			(void)close(fd);
-		if (r < 0) {
-			(void)shutdown(ctl, SHUT_RDWR);
-			return r;
-		}
-		if (ret->msg.request != 0)
-			return 0;
-	}
-}
-
 int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
 	      struct conn_reply *ret, int *ret_fd)
 {

@@ -87,14 +87,6 @@ int conn_callv(int ctl, const struct iovec *iov, size_t n, uint32_t request, int
 /* The second half of conn_callv(), for a request already sent with conn_sendv(). */
 int conn_reply(int ctl, uint32_t request, struct conn_reply *ret, int *ret_fd);
 
-/*
- * The next REPLY to a numbered request, whichever request it answers (for
- * pipelined requests, whose replies come as each is settled). Returns 0
- * with the reply in *ret (any fd it carries closed), or a transport error
- * after which the connection is shut down.
- */
-int conn_next_reply(int ctl, struct conn_reply *ret);
-
 /* conn_callv() of one buffer; dontwait: CONN_DONTWAIT, else CONN_WAIT. */
 int conn_call(int ctl, const void *msg, size_t len, uint32_t request, int pass_fd, bool dontwait,
 	      struct conn_reply *ret, int *ret_fd);

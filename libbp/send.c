@@ -11,6 +11,7 @@
 #include "bp/bp.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -392,6 +393,7 @@ struct batch {
 	size_t lens[WINDOW];
 	int status[WINDOW]; /* 1: unanswered */
 	int err;	    /* the first failure, settled in order */
+	unsigned alone;	    /* a message the kernel would not take inline: it goes alone */
 };
 
 #define SLOT(i) ((i) % WINDOW)
@@ -503,7 +505,8 @@ static int batch_put(struct batch *b)
 	r = send_prepare(b->s, msg, dest, &len, &file, &file_len);
 	if (r < 0)
 		return r;
-	if (file < 0 && len <= inline_max && msg->msg_iovlen <= SEND_IOV_MAX) {
+	if (file < 0 && len <= inline_max && msg->msg_iovlen <= SEND_IOV_MAX &&
+	    b->staged != b->alone) {
 		id = sock_request_id(b->s);
 		r = build_inline(b->s, dest, msg, len, b->flags, b->staged > 0, id, b->m->req[slot],
 				 b->m->iov[slot]);
@@ -529,7 +532,7 @@ static int batch_put(struct batch *b)
 
 static int send_batch_locked(struct bp_sock *s, struct mmsghdr *vec, unsigned vlen, int flags)
 {
-	struct batch b = { .s = s, .vec = vec, .flags = flags };
+	struct batch b = { .s = s, .vec = vec, .flags = flags, .alone = UINT_MAX };
 	bool more = true;
 	int r = 0, p;
 
@@ -556,10 +559,12 @@ static int send_batch_locked(struct bp_sock *s, struct mmsghdr *vec, unsigned vl
 		}
 		if (b.staged > b.sent) {
 			p = batch_flush(&b);
-			if (p < 0) {
+			if (p < 0 && kernel_refused(p)) {
+				b.alone = b.sent; /* it goes by itself, as a memfd if need be */
+			} else if (p < 0) {
 				more = false;
 				if (b.settled == b.sent && b.err == 0)
-					b.err = kernel_refused(p) ? -ENOBUFS : p;
+					b.err = p;
 			}
 		}
 		if (b.settled < b.sent)

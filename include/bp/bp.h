@@ -181,7 +181,9 @@ ssize_t bp_sendmsg(int fd, const struct msghdr *msg, int flags);
  * round trip per batch rather than per bundle. Returns how many bundles
  * were stored, counted from the first (each one's vec[i].msg_len set to its
  * payload length); none after the first failure is stored, so the caller
- * resends from there. -1 with errno when the first one fails.
+ * resends from there. -1 with errno when the first one fails. Should the
+ * connection to bpd break mid-batch, more may have been stored than the
+ * count says (at least that many were), as with a send whose reply is lost.
  */
 int bp_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
 ssize_t bp_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src,

@@ -93,6 +93,28 @@ static bool stop_pid(pid_t pid)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* A second node for one test; the teardown stops it even when the test fails. */
+static pid_t extra_pid = -1;
+
+static void use_extra_bpd(const char *name, const char *conf)
+{
+	static char sock[160];
+
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, name);
+	extra_pid = spawn_bpd(name, conf, sock);
+	assert_true(extra_pid > 0);
+	setenv("BPD_SOCKET", sock, 1);
+}
+
+static int stop_extra_bpd(void **state)
+{
+	bool clean = extra_pid <= 0 || stop_pid(extra_pid);
+
+	extra_pid = -1;
+	setenv("BPD_SOCKET", sock_path, 1);
+	return clean ? 0 : -1;
+}
+
 static int start_bpd(void **state)
 {
 	snprintf(dir, sizeof(dir), "/tmp/bpsock-test-XXXXXX");
@@ -247,6 +269,57 @@ static void unconsumed_bundles_are_redelivered_after_the_receiver_dies(void **st
 	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), 0, NULL, NULL), 4);
 	assert_string_equal(buf, "two");
 	bp_close(rx);
+	bp_close(tx);
+}
+
+/*
+ * What a receiver consumed right before it closed is not delivered again:
+ * bpd reads the CONSUMEDs still queued on the connection before it hands
+ * the unconsumed bundles back.
+ */
+static void consumed_bundles_stay_consumed_after_a_close(void **state)
+{
+	enum {
+		N = 6000, /* more than bpd delivers before the first CONSUMED */
+		TAKE = 3000
+	};
+	struct sockaddr_bp dest = ipn(1, 220);
+	int tx = bound_socket(221), rx = bound_socket(220);
+	uint32_t v;
+	int got = 0;
+
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(bp_sendto(tx, &i, sizeof(i), 0, (struct sockaddr *)&dest,
+					   sizeof(dest)),
+				 sizeof(i));
+	for (int i = 0; i < TAKE; i++)
+		assert_int_equal(bp_recvfrom(rx, &v, sizeof(v), 0, NULL, NULL), sizeof(v));
+	bp_close(rx); /* at once: its CONSUMEDs may still be unread */
+	rx = bound_socket(220);
+	while (bp_recvfrom(rx, &v, sizeof(v), got < N - TAKE ? 0 : MSG_DONTWAIT, NULL, NULL) ==
+	       sizeof(v)) {
+		assert_int_equal(v, TAKE + got); /* in order, none again */
+		got++;
+	}
+	assert_int_equal(got, N - TAKE);
+	bp_close(rx);
+	bp_close(tx);
+}
+
+/* Bundles waiting at bind are readable when bp_bind() returns. */
+static void waiting_bundles_are_readable_when_bind_returns(void **state)
+{
+	struct sockaddr_bp dest = ipn(1, 222);
+	int tx = bound_socket(223), rx;
+	char buf[8];
+
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(bp_sendto(tx, "w", 2, 0, (struct sockaddr *)&dest, sizeof(dest)),
+				 2);
+		rx = bound_socket(222);
+		assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), 2);
+		bp_close(rx);
+	}
 	bp_close(tx);
 }
 
@@ -463,14 +536,10 @@ static void a_batch_stops_at_its_first_failure(void **state)
 	static uint8_t payload[N][500];
 	struct iovec iov[N];
 	struct sockaddr_bp dest = ipn(1, 210);
-	char sock2[160], buf[600];
+	char buf[600];
 	int tx, rx, n, got = 0;
-	pid_t pid;
 
-	snprintf(sock2, sizeof(sock2), "%s/small.sock", dir);
-	pid = spawn_bpd("small", "node ipn:1\nstore quota 8000 1000\n", sock2);
-	assert_true(pid > 0);
-	setenv("BPD_SOCKET", sock2, 1);
+	use_extra_bpd("small", "node ipn:1\nstore quota 8000 1000\n");
 	tx = bound_socket(211);
 	for (int i = 0; i < N; i++) {
 		memset(payload[i], i, sizeof(payload[i]));
@@ -492,8 +561,6 @@ static void a_batch_stops_at_its_first_failure(void **state)
 	assert_int_equal(got, n);
 	bp_close(rx);
 	bp_close(tx);
-	setenv("BPD_SOCKET", sock_path, 1);
-	assert_true(stop_pid(pid));
 }
 
 /* A raw client: one request (with fd passed unless -1), its reply's status. */
@@ -643,18 +710,14 @@ static void wildcard_bind_picks_the_node_and_a_free_service(void **state)
  */
 static void deleting_delivered_bundles_frees_the_credit(void **state)
 {
-	char sock2[160], out[8192], cmd[64];
+	char out[8192], cmd[64];
 	struct sockaddr_bp dest = ipn(1, 190);
 	struct pollfd pfd;
 	const char *p;
 	int tx, rx, seen = 0;
 	char buf[8];
-	pid_t pid;
 
-	snprintf(sock2, sizeof(sock2), "%s/credit.sock", dir);
-	pid = spawn_bpd("credit", "node ipn:1\nlimit unconsumed 2\n", sock2);
-	assert_true(pid > 0);
-	setenv("BPD_SOCKET", sock2, 1);
+	use_extra_bpd("credit", "node ipn:1\nlimit unconsumed 2\n");
 	tx = bound_socket(191);
 	rx = bound_socket(190);
 	assert_int_equal(bp_sendto(tx, "a", 2, 0, (struct sockaddr *)&dest, sizeof(dest)), 2);
@@ -676,8 +739,6 @@ static void deleting_delivered_bundles_frees_the_credit(void **state)
 	assert_string_equal(buf, "c");
 	bp_close(rx);
 	bp_close(tx);
-	setenv("BPD_SOCKET", sock_path, 1);
-	assert_true(stop_pid(pid));
 }
 
 /*
@@ -687,17 +748,12 @@ static void deleting_delivered_bundles_frees_the_credit(void **state)
  */
 static void config_default_policy_abandon_drops_unconsumed_bundles(void **state)
 {
-	char sock2[160];
 	struct sockaddr_bp dest = ipn(1, 160);
 	int tx, rx, v = -1;
 	socklen_t vlen = sizeof(v);
 	char buf[8];
-	pid_t pid;
 
-	snprintf(sock2, sizeof(sock2), "%s/abandon.sock", dir);
-	pid = spawn_bpd("abandon", "node ipn:1\ndelivery policy abandon\n", sock2);
-	assert_true(pid > 0);
-	setenv("BPD_SOCKET", sock2, 1);
+	use_extra_bpd("abandon", "node ipn:1\ndelivery policy abandon\n");
 	tx = bound_socket(161);
 	rx = bound_socket(160);
 	assert_int_equal(bp_getsockopt(rx, SOL_BP, BP_DELIVERY_POLICY, &v, &vlen), 0);
@@ -710,8 +766,6 @@ static void config_default_policy_abandon_drops_unconsumed_bundles(void **state)
 	assert_int_equal(errno, EAGAIN);
 	bp_close(rx);
 	bp_close(tx);
-	setenv("BPD_SOCKET", sock_path, 1);
-	assert_true(stop_pid(pid));
 }
 
 /* A client sending garbage is dropped; the others go on. */
@@ -767,17 +821,21 @@ int main(void)
 		cmocka_unit_test(rcvtimeo_nonblock_and_poll_behave_like_a_socket),
 		cmocka_unit_test(unconsumed_bundles_are_redelivered_after_the_receiver_dies),
 		cmocka_unit_test(bundle_waits_for_the_first_bind),
+		cmocka_unit_test(consumed_bundles_stay_consumed_after_a_close),
+		cmocka_unit_test(waiting_bundles_are_readable_when_bind_returns),
 		cmocka_unit_test(binding_an_endpoint_twice_fails_with_eaddrinuse),
 		cmocka_unit_test(other_users_bind_only_what_the_rules_allow),
 		cmocka_unit_test(only_admins_run_admin_commands),
 		cmocka_unit_test(bpctl_lists_and_deletes_a_waiting_bundle),
 		cmocka_unit_test(a_batch_of_sends_arrives_in_order),
-		cmocka_unit_test(a_batch_stops_at_its_first_failure),
+		cmocka_unit_test_teardown(a_batch_stops_at_its_first_failure, stop_extra_bpd),
 		cmocka_unit_test(payload_fds_must_be_sealed_memfds),
 		cmocka_unit_test(a_long_bundle_listing_arrives_whole),
 		cmocka_unit_test(wildcard_bind_picks_the_node_and_a_free_service),
-		cmocka_unit_test(config_default_policy_abandon_drops_unconsumed_bundles),
-		cmocka_unit_test(deleting_delivered_bundles_frees_the_credit),
+		cmocka_unit_test_teardown(config_default_policy_abandon_drops_unconsumed_bundles,
+					  stop_extra_bpd),
+		cmocka_unit_test_teardown(deleting_delivered_bundles_frees_the_credit,
+					  stop_extra_bpd),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
 		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
 		cmocka_unit_test(a_second_bpd_does_not_take_over_the_socket),
