@@ -5,7 +5,7 @@
 #                     libFuzzer run (what .ci/run does)
 #   make build        release build in build/
 #   make fuzz-smoke   build the decoder fuzz target with clang and run it for FUZZ_SECONDS
-#   make bench        release build, then the codec benchmark
+#   make bench        release build, then the codec and local delivery benchmarks
 #   make format       clang-format every C source and header in place
 #   make clean        remove the build trees
 
@@ -118,12 +118,12 @@ fuzz-smoke: deps
 			"0 crashes, leaks or sanitizer reports; corpus $$files inputs"; \
 	done
 
+# The codec, then local delivery through a bpd of its own (bench/README.md).
 bench: build
-	@if [ -x $(BUILD_DIR)/bench/bench_bpv7 ]; then \
-		$(BUILD_DIR)/bench/bench_bpv7; \
-	else \
-		echo "bench: no $(BUILD_DIR)/bench/bench_bpv7 built yet"; \
-	fi
+	@for b in bench_bpv7 bench_local; do \
+		if [ ! -x $(BUILD_DIR)/bench/$$b ]; then echo "bench: no $(BUILD_DIR)/bench/$$b"; exit 1; fi; \
+		$(BUILD_DIR)/bench/$$b; \
+	done
 
 format:
 	@command -v clang-format >/dev/null 2>&1 || \
