@@ -13,6 +13,7 @@
 #include "bp/bp.h"
 #include "decode.h"
 #include "encode.h"
+#include "expiry.h"
 #include "log.h"
 #include "node.h"
 #include "store.h"
@@ -54,6 +55,7 @@ struct agent {
 	struct endpoint **buckets;
 	size_t nbuckets, nendpoints;
 	struct send_op *sends; /* in flight, so that agent_free can cancel them */
+	struct expiry *expiry; /* lifetimes of the bundles stored (RFC 9171 5.5) */
 	uint64_t last_ms, seq; /* creation timestamps (RFC 9171 4.2.7) */
 };
 
@@ -65,6 +67,7 @@ struct send_op {
 	void *ctx;
 	struct agent_sent sent;
 	bool local; /* for an endpoint of this node */
+	uint64_t expiry;
 	char dest[EID_TEXT_MAX];
 };
 
@@ -391,6 +394,33 @@ static void build_bundle(struct agent *a, const struct agent_send_req *req, stru
 	sent->sequence = a->seq;
 }
 
+/*
+ * Rebuild the expiry heap from the store: every bundle stored, once. For
+ * when consumed and forwarded bundles have left too many stale entries.
+ */
+static int add_expiry(void *ctx, const struct store_meta *m)
+{
+	struct agent *a = ctx;
+
+	if (m->expiry != STORE_EXPIRY_NEVER && m->state != STORE_STATE_PENDING)
+		(void)expiry_add(a->expiry, m->expiry, m->id);
+	return 0;
+}
+
+static void watch_expiry(struct agent *a, uint64_t id, uint64_t when)
+{
+	struct store_stats st;
+
+	if (when == STORE_EXPIRY_NEVER)
+		return;
+	if (expiry_add(a->expiry, when, id) < 0)
+		log_err("bundle %llu: out of memory for its expiry", (unsigned long long)id);
+	if (store_stats(a->store, &st) == 0 && expiry_needs_rebuild(a->expiry, st.bundles)) {
+		expiry_clear(a->expiry);
+		(void)store_iterate(a->store, NULL, add_expiry, a);
+	}
+}
+
 static void on_stored(void *ctx, uint64_t id, int status)
 {
 	struct send_op *op = ctx;
@@ -402,6 +432,8 @@ static void on_stored(void *ctx, uint64_t id, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	op->done(op->ctx, status, &op->sent);
+	if (status == 0)
+		watch_expiry(op->a, id, op->expiry);
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
 	free(op);
@@ -447,7 +479,7 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		.source = source,
 		.creation_time = b->primary.creation_time,
 		.sequence = b->primary.sequence,
-		.expiry = expiry_of(&b->primary),
+		.expiry = op->expiry = expiry_of(&b->primary),
 		.state = op->local ? STORE_STATE_QUEUED_LOCAL : STORE_STATE_FORWARD,
 		.segs = &seg,
 		.nsegs = 1,
@@ -600,13 +632,14 @@ static bool queue_remove(struct id_queue *q, uint64_t id)
 	return true;
 }
 
-int agent_delete(struct agent *a, uint64_t id)
+/* Take a stored bundle out of whatever queue holds it, and delete it (RFC 9171 5.10). */
+static int forget_bundle(struct agent *a, uint64_t id, const char *why)
 {
 	struct endpoint *ep = NULL;
 	struct agent_binding *b, *resume = NULL;
 	struct store_meta meta;
 	struct bp_eid eid;
-	const char *why;
+	const char *err;
 	int r = store_get(a->store, id, &meta);
 
 	if (r < 0)
@@ -614,7 +647,7 @@ int agent_delete(struct agent *a, uint64_t id)
 	if (meta.state == STORE_STATE_PENDING)
 		return -EBUSY;
 	/* Only the endpoint the bundle is for can hold it. */
-	if (bp_eid_parse(meta.dest, strlen(meta.dest), &eid, &why) == 0)
+	if (bp_eid_parse(meta.dest, strlen(meta.dest), &eid, &err) == 0)
 		ep = endpoint_find(a, &eid);
 	b = ep ? ep->binding : NULL;
 	for (size_t i = 0; b && i < b->nout; i++) {
@@ -628,12 +661,65 @@ int agent_delete(struct agent *a, uint64_t id)
 	}
 	if (ep && queue_remove(&ep->queue, id))
 		endpoint_maybe_free(a, ep);
-	log_info("bundle %llu for %s: deleted by an operator", (unsigned long long)id, meta.dest);
+	log_info("bundle %llu for %s: %s: deleted", (unsigned long long)id, meta.dest, why);
 	r = store_delete(a->store, id);
 	/* One less unconsumed: a sink held at its limit can take the next. */
 	if (resume)
 		agent_binding_ready(resume);
 	return r;
+}
+
+int agent_delete(struct agent *a, uint64_t id)
+{
+	return forget_bundle(a, id, "by an operator");
+}
+
+/* RFC 9171 5.5: a bundle whose lifetime is over is deleted. */
+static void on_expire(void *ctx, uint64_t id)
+{
+	struct agent *a = ctx;
+	struct store_meta meta;
+
+	/* Gone already (consumed, forwarded), or kept longer than this entry says. */
+	if (store_get(a->store, id, &meta) < 0 || meta.expiry > expiry_now_ms())
+		return;
+	(void)forget_bundle(a, id, "lifetime expired");
+}
+
+/* Recovery: what the store held when bpd started. */
+static int recover_one(void *ctx, const struct store_meta *m)
+{
+	struct agent *a = ctx;
+
+	if (m->expiry != STORE_EXPIRY_NEVER)
+		(void)expiry_add(a->expiry, m->expiry, m->id);
+	if (m->state == STORE_STATE_DELIVERED) /* nobody is bound yet: offer it again */
+		(void)store_set_state(a->store, m->id, STORE_STATE_QUEUED_LOCAL, 0);
+	if (m->state == STORE_STATE_DELIVERED || m->state == STORE_STATE_QUEUED_LOCAL)
+		deliver_local(a, m->dest, m->id);
+	return 0;
+}
+
+static int cmp_id(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+void agent_recover(struct agent *a)
+{
+	struct store_filter f = { .states = STORE_STATE_BIT(STORE_STATE_QUEUED_LOCAL) |
+					    STORE_STATE_BIT(STORE_STATE_DELIVERED) };
+
+	(void)store_iterate(a->store, &f, recover_one, a);
+	/* Ids are given in arrival order: each queue oldest first (RFC 9171 5.7). */
+	for (size_t i = 0; i < a->nbuckets; i++)
+		for (struct endpoint *ep = a->buckets[i]; ep; ep = ep->next)
+			if (ep->queue.head == 0 && ep->queue.len > 1)
+				qsort(ep->queue.ids, ep->queue.len, sizeof(uint64_t), cmp_id);
+	f.states = STORE_STATE_BIT(STORE_STATE_FORWARD) | STORE_STATE_BIT(STORE_STATE_IN_TRANSIT);
+	(void)store_iterate(a->store, &f, add_expiry, a);
 }
 
 struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)
@@ -645,6 +731,11 @@ struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct
 	a->loop = loop;
 	a->node = node;
 	a->store = store;
+	a->expiry = expiry_new(loop, on_expire, a);
+	if (!a->expiry) {
+		free(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -670,5 +761,6 @@ void agent_free(struct agent *a)
 		}
 	}
 	free(a->buckets);
+	expiry_free(a->expiry);
 	free(a);
 }

@@ -118,6 +118,14 @@ void agent_walk_endpoints(struct agent *a,
 			  void (*fn)(void *ctx, const struct agent_endpoint_info *info), void *ctx);
 
 /*
+ * Pick up what the store held at start (a persistent store's recovery):
+ * bundles for local endpoints wait for them again, delivered but
+ * unconsumed ones included, and every lifetime is watched. Call once,
+ * after agent_new(), before any client connects.
+ */
+void agent_recover(struct agent *a);
+
+/*
  * Delete a stored bundle on an operator's order (RFC 9171 5.10), whatever
  * queue holds it. -ENOENT if unknown, -EBUSY while it is being stored.
  */

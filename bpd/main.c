@@ -222,6 +222,7 @@ static int start(struct bpd *d)
 		log_err("agent: %s", strerror(errno));
 		return -ENOMEM;
 	}
+	agent_recover(d->agent);
 	d->control = (struct control_env){
 		.cfg = &d->cfg,
 		.agent = d->agent,

@@ -635,6 +635,35 @@ static void payload_fds_must_be_sealed_memfds(void **state)
 	close(sock);
 }
 
+/*
+ * RFC 9171 5.5: bundles whose lifetime ends are deleted on time, while
+ * waiting for their endpoint, and the others stay.
+ */
+static void short_lived_bundles_expire_on_time(void **state)
+{
+	struct sockaddr_bp dest = ipn(1, 230);
+	int tx = bound_socket(231), rx;
+	uint64_t short_ms = 300, long_ms = 3600000;
+	char out[8192], buf[8];
+
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_LIFETIME, &short_ms, sizeof(short_ms)), 0);
+	assert_int_equal(bp_sendto(tx, "s1", 3, 0, (struct sockaddr *)&dest, sizeof(dest)), 3);
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_LIFETIME, &long_ms, sizeof(long_ms)), 0);
+	assert_int_equal(bp_sendto(tx, "L", 2, 0, (struct sockaddr *)&dest, sizeof(dest)), 2);
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_LIFETIME, &short_ms, sizeof(short_ms)), 0);
+	assert_int_equal(bp_sendto(tx, "s2", 3, 0, (struct sockaddr *)&dest, sizeof(dest)), 3);
+	assert_int_equal(bpctl(out, sizeof(out), "bundles --dest ipn:1.230"), 0);
+	assert_non_null(strstr(out, "queued-local"));
+	usleep(1200 * 1000); /* 300 ms lifetimes, with room for a busy machine */
+	rx = bound_socket(230);
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), 2);
+	assert_string_equal(buf, "L");
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), -1);
+	assert_int_equal(errno, EAGAIN);
+	bp_close(rx);
+	bp_close(tx);
+}
+
 /* An admin listing larger than a datagram can hold arrives whole (as an fd). */
 static void a_long_bundle_listing_arrives_whole(void **state)
 {
@@ -822,6 +851,7 @@ int main(void)
 		cmocka_unit_test(unconsumed_bundles_are_redelivered_after_the_receiver_dies),
 		cmocka_unit_test(bundle_waits_for_the_first_bind),
 		cmocka_unit_test(consumed_bundles_stay_consumed_after_a_close),
+		cmocka_unit_test(short_lived_bundles_expire_on_time),
 		cmocka_unit_test(waiting_bundles_are_readable_when_bind_returns),
 		cmocka_unit_test(binding_an_endpoint_twice_fails_with_eaddrinuse),
 		cmocka_unit_test(other_users_bind_only_what_the_rules_allow),
