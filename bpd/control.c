@@ -383,6 +383,40 @@ static int cmd_bundles(struct control_env *env, int argc, char **argv, bool json
 	return bundles_list(env, argc - 1, argv + 1, json, out);
 }
 
+/* store: the store's own figures (issue 4) */
+static int cmd_store(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
+{
+	struct store_stats st = { 0 };
+
+	(void)store_stats(env->store, &st);
+	if (json) {
+		tb_printf(out,
+			  "{\"backend\":\"%s\",\"durable\":%s,\"bundles\":%" PRIu64
+			  ",\"bytes\":%" PRIu64 ",\"max_bundles\":%" PRIu64
+			  ",\"max_bytes\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"segments\":%" PRIu64
+			  ",\"syncs\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"recovered\":%" PRIu64
+			  ",\"recovery_s\":%.3f}\n",
+			  st.backend ? st.backend : "?", st.durable ? "true" : "false", st.bundles,
+			  st.bytes, st.max_bundles, st.max_bytes, st.refused, st.segments, st.syncs,
+			  st.commits, st.recovered, st.recovery_s);
+		return 0;
+	}
+	tb_printf(out, "backend    %s (%s)\n", st.backend ? st.backend : "?",
+		  st.durable ? "durable" : "lost when bpd stops");
+	tb_printf(out, "bundles    %" PRIu64 " of %" PRIu64 "\nbytes      ", st.bundles,
+		  st.max_bundles);
+	human_bytes(out, st.bytes);
+	tb_printf(out, " of ");
+	human_bytes(out, st.max_bytes);
+	tb_printf(out, "\nrefused    %" PRIu64 " puts (store full)\n", st.refused);
+	if (st.durable)
+		tb_printf(out,
+			  "segments   %" PRIu64 "\nsyncs      %" PRIu64 " (%" PRIu64
+			  " group commits)\nrecovery   %" PRIu64 " bundles in %.3f s\n",
+			  st.segments, st.syncs, st.commits, st.recovered, st.recovery_s);
+	return 0;
+}
+
 int control_run(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
 {
 	static const char *const config_only[] = { "node", "store", "limit", "delivery", "access" };
@@ -395,6 +429,9 @@ int control_run(struct control_env *env, int argc, char **argv, bool json, struc
 		return cmd_endpoints(env, argc, argv, json, out);
 	if (strcmp(argv[0], "bundles") == 0)
 		return cmd_bundles(env, argc, argv, json, out);
+	/* "store" alone shows the store; "store quota ..." is a config line. */
+	if (strcmp(argv[0], "store") == 0 && argc == 1)
+		return cmd_store(env, argc, argv, json, out);
 	for (size_t i = 0; i < sizeof(config_only) / sizeof(config_only[0]); i++)
 		if (strcmp(argv[0], config_only[i]) == 0) {
 			tb_printf(out,

@@ -8,6 +8,7 @@
  *	endpoints			each endpoint: bound by whom, queued, unconsumed
  *	bundles [list] [--state S] [--dest EID] [--limit N]
  *	bundles show ID			one bundle's metadata and primary block
+ *	store				the store: use, segments, syncs, recovery
  *	bundles delete ID		delete it (RFC 9171 5.10); one already
  *					handed to an app may still be read there
  *

@@ -138,8 +138,15 @@ struct store_stats {
 	uint64_t max_bytes;
 	uint64_t max_bundles;
 	uint64_t by_state[STORE_STATE_COUNT];
-	uint64_t refused; /* puts refused with -ENOBUFS since open */
-	bool durable;	  /* false: everything is lost when bpd stops */
+	uint64_t refused;    /* puts refused with -ENOBUFS since open */
+	bool durable;	     /* false: everything is lost when bpd stops */
+	const char *backend; /* "memory", "log" */
+	/* A persistent backend's (0 from the memory one): */
+	uint64_t segments;  /* files holding the log */
+	uint64_t syncs;	    /* fdatasync calls since open */
+	uint64_t commits;   /* group commits since open (puts per commit: puts / commits) */
+	uint64_t recovered; /* bundles found at open */
+	double recovery_s;  /* how long the replay at open took */
 };
 
 /* A bundle's bytes in a file, for sendfile/splice. fd belongs to the store. */

@@ -660,6 +660,7 @@ static void mem_stats(void *impl, struct store_stats *ret)
 		ret->by_state[st] = m->states[st].count;
 	ret->refused = m->refused;
 	ret->durable = false;
+	ret->backend = "memory";
 }
 
 /* Also frees a half-built store from store_mem_new(). */

@@ -35,6 +35,8 @@ static const struct bpctl_cmd cmds[] = {
 	{ "help", "show this overview or the help of one command", help_usage, cmd_help },
 	{ "status", "show the running node: ID, store, clients", daemon_status_usage,
 	  daemon_cmd_run },
+	{ "store", "show bpd's bundle store: use, segments, syncs, recovery", daemon_store_usage,
+	  daemon_cmd_run },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -46,6 +46,14 @@ const char daemon_bundles_usage[] =
 	"more than once), show one, or delete one. A deleted bundle that bpd had\n"
 	"already handed to an application may still be read there once.\n" DAEMON_OPTIONS;
 
+const char daemon_store_usage[] =
+	"usage: bpctl store [--json]\n"
+	"\n"
+	"Show the bundle store: its backend, bundles and bytes held against the\n"
+	"quota, puts refused because it was full and, for the persistent log,\n"
+	"its segment files, fdatasync calls and group commits, and what the last\n"
+	"start recovered and how long that took.\n" DAEMON_OPTIONS;
+
 /* The REPLY can be a whole message: the protocol's maximum. */
 static uint8_t reply_buf[BP_PROTO_MAX_MSG];
 
@@ -173,6 +181,8 @@ static const char *usage_of(const char *cmd)
 		return daemon_status_usage;
 	if (strcmp(cmd, "endpoints") == 0)
 		return daemon_endpoints_usage;
+	if (strcmp(cmd, "store") == 0)
+		return daemon_store_usage;
 	return daemon_bundles_usage;
 }
 

@@ -10,6 +10,7 @@
 extern const char daemon_status_usage[];
 extern const char daemon_endpoints_usage[];
 extern const char daemon_bundles_usage[];
+extern const char daemon_store_usage[];
 
 /* Send argv (argv[0] the command) to bpd; print its output. */
 int daemon_cmd_run(int argc, char **argv);
