@@ -18,8 +18,6 @@
 #include "node.h"
 #include "store.h"
 
-/* Unix time of the DTN epoch, 2000-01-01T00:00:00Z, in ms (RFC 9171 4.2.6). */
-#define DTN_EPOCH_UNIX_MS 946684800000ull
 #define EID_TEXT_MAX 1100
 
 /* Bundles waiting for one endpoint, oldest first. */
@@ -70,14 +68,6 @@ struct send_op {
 	uint64_t expiry;
 	char dest[EID_TEXT_MAX];
 };
-
-static uint64_t dtn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - DTN_EPOCH_UNIX_MS;
-}
 
 /* Queues */
 
@@ -372,7 +362,7 @@ static void build_bundle(struct agent *a, const struct agent_send_req *req, stru
 			 struct agent_sent *sent)
 {
 	struct bpv7_block payload = { .type = BPV7_BLOCK_PAYLOAD, .number = 1 };
-	uint64_t now = dtn_now_ms();
+	uint64_t now = expiry_now_ms();
 
 	/* RFC 9171 4.2.7: the sequence restarts each millisecond. */
 	a->seq = now == a->last_ms ? a->seq + 1 : 0;

@@ -15,15 +15,13 @@
 #include "bp/proto.h"
 #include "config.h"
 #include "decode.h"
+#include "expiry.h"
 #include "frontend.h"
 #include "store.h"
 #include "textbuf.h"
 
 /* Bundles listed when --limit is not given. */
 #define LIST_DEFAULT_LIMIT 1000
-
-/* Unix time of the DTN epoch in ms (RFC 9171 4.2.6). */
-#define DTN_EPOCH_UNIX_MS 946684800000ull
 
 static int usage(struct textbuf *out, const char *text)
 {

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Unix time of the DTN epoch, 2000-01-01T00:00:00Z, in ms (RFC 9171 4.2.6). */
-#define DTN_EPOCH_UNIX_MS 946684800000ull
 /* Longest the timer sleeps before looking at the clock again. */
 #define MAX_SLEEP_S 60.0
 /* Below this many entries a rebuild is never worth it. */

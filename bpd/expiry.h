@@ -35,6 +35,9 @@ size_t expiry_count(const struct expiry *e);
 /* More than twice `live` entries (and a floor): time to rebuild from the store. */
 bool expiry_needs_rebuild(const struct expiry *e, uint64_t live);
 
+/* Unix time of the DTN epoch, 2000-01-01T00:00:00Z, in ms (RFC 9171 4.2.6). */
+#define DTN_EPOCH_UNIX_MS 946684800000ull
+
 /* DTN time now, ms. */
 uint64_t expiry_now_ms(void);
 

@@ -68,14 +68,7 @@ static int parse_args(int argc, char **argv, struct echo_args *a)
 			return tool_bad_option(argv, c);
 		}
 	}
-	if (optind == argc)
-		return tool_usage("missing ENDPOINT");
-	a->endpoint_text = argv[optind++];
-	if (optind < argc)
-		return tool_usage("unexpected argument '%s'", argv[optind]);
-	if (tool_parse_endpoint(a->endpoint_text, &a->endpoint) < 0)
-		return tool_usage("bad ENDPOINT '%s'", a->endpoint_text);
-	return -1;
+	return tool_last_endpoint(argc, argv, "ENDPOINT", &a->endpoint_text, &a->endpoint);
 }
 
 /* Send errors that say the node cannot go on, rather than this bundle is bad. */

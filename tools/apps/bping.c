@@ -103,7 +103,7 @@ static int parse_args(int argc, char **argv, struct ping_args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, r;
 
 	a->interval_ns = 1000000000;
 	a->timeout_ns = 5000000000;
@@ -140,13 +140,9 @@ static int parse_args(int argc, char **argv, struct ping_args *a)
 			return tool_bad_option(argv, c);
 		}
 	}
-	if (optind == argc)
-		return tool_usage("missing DEST");
-	a->dest_text = argv[optind++];
-	if (optind < argc)
-		return tool_usage("unexpected argument '%s'", argv[optind]);
-	if (tool_parse_endpoint(a->dest_text, &a->dest) < 0)
-		return tool_usage("bad DEST '%s'", a->dest_text);
+	r = tool_last_endpoint(argc, argv, "DEST", &a->dest_text, &a->dest);
+	if (r != -1)
+		return r;
 	if (a->dest.len == sizeof(a->dest.ipn) && a->dest.ipn.bp_addr.ipn.service_id == 0)
 		return tool_usage("DEST service 0 is not an endpoint to send to");
 	return -1;

@@ -104,14 +104,7 @@ static int parse_args(int argc, char **argv, struct recv_args *a)
 			return tool_bad_option(argv, c);
 		}
 	}
-	if (optind == argc)
-		return tool_usage("missing ENDPOINT");
-	a->endpoint_text = argv[optind++];
-	if (optind < argc)
-		return tool_usage("unexpected argument '%s'", argv[optind]);
-	if (tool_parse_endpoint(a->endpoint_text, &a->endpoint) < 0)
-		return tool_usage("bad ENDPOINT '%s'", a->endpoint_text);
-	return -1;
+	return tool_last_endpoint(argc, argv, "ENDPOINT", &a->endpoint_text, &a->endpoint);
 }
 
 static int sink_open(struct sink *out, const char *path)

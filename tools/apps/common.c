@@ -183,6 +183,19 @@ int tool_parse_endpoint(const char *text, struct tool_addr *ret)
 	return -EINVAL;
 }
 
+int tool_last_endpoint(int argc, char **argv, const char *what, const char **ret_text,
+		       struct tool_addr *ret)
+{
+	if (optind == argc)
+		return tool_usage("missing %s", what);
+	*ret_text = argv[optind++];
+	if (optind < argc)
+		return tool_usage("unexpected argument '%s'", argv[optind]);
+	if (tool_parse_endpoint(*ret_text, ret) < 0)
+		return tool_usage("bad %s '%s'", what, *ret_text);
+	return -1;
+}
+
 void tool_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t cap)
 {
 	struct sockaddr_bp ipn;

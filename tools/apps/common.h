@@ -75,6 +75,14 @@ int tool_bad_option(char **argv, int c);
  */
 int tool_parse_endpoint(const char *text, struct tool_addr *ret);
 
+/*
+ * The one operand left after getopt (argv[optind]), named `what` in
+ * messages ("ENDPOINT", "DEST"): parsed into *ret, its text in *ret_text.
+ * Returns -1 to go on, else the usage exit status (a message printed).
+ */
+int tool_last_endpoint(int argc, char **argv, const char *what, const char **ret_text,
+		       struct tool_addr *ret);
+
 /* An address of len bytes as EID text in buf (cap bytes, always NUL-terminated). */
 void tool_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t cap);
 
