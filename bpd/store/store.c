@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct store {
 	const struct store_ops *ops;
@@ -242,5 +243,54 @@ int store_limits_check(const struct store_limits *lim)
 {
 	if (!lim || lim->max_bytes == 0 || lim->max_bundles == 0)
 		return -EINVAL;
+	return 0;
+}
+
+int store_quota_check(const struct store_limits *lim, uint64_t bytes, uint64_t bundles,
+		      uint64_t len, uint64_t *refused)
+{
+	if (len > lim->max_bytes)
+		return -EMSGSIZE;
+	if (len > lim->max_bytes - bytes || bundles >= lim->max_bundles) {
+		(*refused)++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* Copy one segment to dst; a file shorter than the segment is -EINVAL. */
+static int seg_copy(uint8_t *dst, const struct store_seg *g)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (g->ptr) {
+		memcpy(dst, g->ptr, g->len);
+		return 0;
+	}
+	while (got < g->len) {
+		n = pread(g->fd, dst + got, g->len - got, g->offset + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EINVAL;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int store_segs_copy(uint8_t *dst, const struct store_seg *segs, size_t nsegs)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < nsegs; i++) {
+		r = seg_copy(dst, &segs[i]);
+		if (r < 0)
+			return r;
+		dst += segs[i].len;
+	}
 	return 0;
 }

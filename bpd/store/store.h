@@ -275,6 +275,20 @@ struct store_ops {
  */
 struct store *store_new(const struct store_ops *ops, void *impl);
 
+/*
+ * May a put of len more bytes go in, with bytes and bundles held now?
+ * 0; -EMSGSIZE when len is over the whole byte quota; -ENOBUFS (and
+ * *refused counts it) when there is no room now.
+ */
+int store_quota_check(const struct store_limits *lim, uint64_t bytes, uint64_t bundles,
+		      uint64_t len, uint64_t *refused);
+
+/*
+ * Copy the put's segments to dst, in order (dst holds their total). 0, -errno
+ * of pread, or -EINVAL when a file ends before its segment does.
+ */
+int store_segs_copy(uint8_t *dst, const struct store_seg *segs, size_t nsegs);
+
 /* 0 if the limits are usable, -EINVAL if not. */
 int store_limits_check(const struct store_limits *lim);
 
