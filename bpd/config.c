@@ -24,6 +24,8 @@ void config_init(struct config *cfg)
 	snprintf(cfg->node_text, sizeof(cfg->node_text), "ipn:1");
 	cfg->store_limits.max_bytes = DEFAULT_QUOTA_BYTES;
 	cfg->store_limits.max_bundles = DEFAULT_QUOTA_BUNDLES;
+	cfg->store_sync = STORE_SYNC_ALWAYS;
+	cfg->store_segment = STORE_LOG_SEGMENT_DEFAULT;
 	cfg->limits = (struct frontend_limits){
 		.max_clients = 4096,
 		.max_clients_per_uid = 1024,
@@ -63,18 +65,74 @@ static int cmd_node(struct config *cfg, int argc, char **argv, const char **why)
 	return 0;
 }
 
-static int cmd_store(struct config *cfg, int argc, char **argv, const char **why)
+static int store_quota(struct config *cfg, int argc, char **argv, const char **why)
 {
 	uint64_t bytes, bundles = cfg->store_limits.max_bundles;
 
-	if (argc < 3 || argc > 4 || strcmp(argv[1], "quota") != 0 ||
-	    parse_u64(argv[2], &bytes) < 0 || (argc == 4 && parse_u64(argv[3], &bundles) < 0)) {
-		*why = "usage: store quota BYTES [BUNDLES]";
+	if (argc < 3 || argc > 4 || parse_u64(argv[2], &bytes) < 0 || bytes == 0 ||
+	    (argc == 4 && (parse_u64(argv[3], &bundles) < 0 || bundles == 0))) {
+		*why = "usage: store quota BYTES [BUNDLES] (each at least 1)";
 		return -EINVAL;
 	}
 	cfg->store_limits.max_bytes = bytes;
 	cfg->store_limits.max_bundles = bundles;
 	return 0;
+}
+
+static int store_sync(struct config *cfg, int argc, char **argv, const char **why)
+{
+	uint64_t ms;
+
+	if (argc == 3 && strcmp(argv[2], "always") == 0) {
+		cfg->store_sync = STORE_SYNC_ALWAYS;
+	} else if (argc == 3 && strcmp(argv[2], "none") == 0) {
+		cfg->store_sync = STORE_SYNC_NONE;
+	} else if (argc == 4 && strcmp(argv[2], "batch") == 0 && parse_u64(argv[3], &ms) == 0 &&
+		   ms >= 1 && ms <= 60000) {
+		cfg->store_sync = STORE_SYNC_BATCH;
+		cfg->store_batch_ms = (unsigned)ms;
+	} else {
+		*why = "usage: store sync always|none|batch MS (1 to 60000 ms)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_store(struct config *cfg, int argc, char **argv, const char **why)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (strcmp(sub, "quota") == 0)
+		return store_quota(cfg, argc, argv, why);
+	if (strcmp(sub, "sync") == 0)
+		return store_sync(cfg, argc, argv, why);
+	if (strcmp(sub, "memory") == 0 && argc == 2) {
+		cfg->store_memory = true;
+		return 0;
+	}
+	if (strcmp(sub, "log") == 0 && argc <= 3) {
+		if (argc == 3 &&
+		    (argv[2][0] == '\0' || strlen(argv[2]) >= sizeof(cfg->store_dir_arg))) {
+			*why = "store directory: empty or too long";
+			return -EINVAL;
+		}
+		cfg->store_memory = false;
+		strcpy(cfg->store_dir_arg, argc == 3 ? argv[2] : "");
+		return 0;
+	}
+	if (strcmp(sub, "segment") == 0 && argc == 3) {
+		uint64_t n;
+
+		if (parse_u64(argv[2], &n) < 0 || n < (1u << 20) || n > (1ull << 40)) {
+			*why = "usage: store segment BYTES (1 MiB to 1 TiB)";
+			return -EINVAL;
+		}
+		cfg->store_segment = n;
+		return 0;
+	}
+	*why = "usage: store quota BYTES [BUNDLES] | store log [DIR] | store memory | "
+	       "store sync always|none|batch MS | store segment BYTES";
+	return -EINVAL;
 }
 
 /* Bounds on what clients may make bpd spend (frontend.h). */

@@ -16,6 +16,7 @@
 #include "frontend.h"
 #include "node.h"
 #include "store.h"
+#include "store_log.h"
 
 struct config {
 	/* From the command line (NULL when not given). */
@@ -25,12 +26,18 @@ struct config {
 	/* From the config file, or the defaults. */
 	char node_text[NODE_TEXT_MAX];
 	struct store_limits store_limits;
+	bool store_memory;	      /* "store memory": nothing survives a stop */
+	char store_dir_arg[PATH_MAX]; /* "store log DIR"; empty: STATE/store */
+	enum store_sync store_sync;
+	unsigned store_batch_ms;
+	uint64_t store_segment;
 	struct frontend_limits limits;
 	struct access access;
 	bool abandon; /* default delivery policy: "abandon" instead of "defer" */
 	/* Resolved. */
 	struct node_id node;
 	char state_dir[PATH_MAX];
+	char store_dir[PATH_MAX];
 	char socket_path[108];
 };
 
@@ -42,6 +49,10 @@ void config_free(struct config *cfg);
  *
  *	node EID				this node's ID (ipn:N or dtn://name)
  *	store quota BYTES [BUNDLES]		the store's bounds
+ *	store log [DIR]				the persistent log (default STATE/store)
+ *	store memory				keep bundles in memory only
+ *	store sync always|none|batch MS		when a put is done (store_log.h)
+ *	store segment BYTES			size of a log segment file
  *	limit sockets|sockets-per-user|unconsumed N
  *	delivery policy defer|abandon		for sockets that do not choose
  *	access ...				see access.h

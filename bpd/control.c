@@ -391,12 +391,15 @@ static int cmd_store(struct control_env *env, int argc, char **argv, bool json, 
 		tb_printf(out,
 			  "{\"backend\":\"%s\",\"durable\":%s,\"bundles\":%" PRIu64
 			  ",\"bytes\":%" PRIu64 ",\"max_bundles\":%" PRIu64
-			  ",\"max_bytes\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"segments\":%" PRIu64
-			  ",\"syncs\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"recovered\":%" PRIu64
-			  ",\"recovery_s\":%.3f}\n",
+			  ",\"max_bytes\":%" PRIu64 ",\"refused\":%" PRIu64
+			  ",\"sync\":\"%s\",\"segments\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
+			  ",\"syncs\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"puts\":%" PRIu64
+			  ",\"recovered\":%" PRIu64 ",\"recovery_s\":%.3f,\"dropped\":%" PRIu64
+			  ",\"dropped_bytes\":%" PRIu64 "}\n",
 			  st.backend ? st.backend : "?", st.durable ? "true" : "false", st.bundles,
-			  st.bytes, st.max_bundles, st.max_bytes, st.refused, st.segments, st.syncs,
-			  st.commits, st.recovered, st.recovery_s);
+			  st.bytes, st.max_bundles, st.max_bytes, st.refused,
+			  st.sync ? st.sync : "", st.segments, st.disk_bytes, st.syncs, st.commits,
+			  st.puts, st.recovered, st.recovery_s, st.dropped, st.dropped_bytes);
 		return 0;
 	}
 	tb_printf(out, "backend    %s (%s)\n", st.backend ? st.backend : "?",
@@ -407,11 +410,17 @@ static int cmd_store(struct control_env *env, int argc, char **argv, bool json, 
 	tb_printf(out, " of ");
 	human_bytes(out, st.max_bytes);
 	tb_printf(out, "\nrefused    %" PRIu64 " puts (store full)\n", st.refused);
-	if (st.durable)
+	if (st.durable) {
+		tb_printf(out, "segments   %" PRIu64 " (", st.segments);
+		human_bytes(out, st.disk_bytes);
 		tb_printf(out,
-			  "segments   %" PRIu64 "\nsyncs      %" PRIu64 " (%" PRIu64
-			  " group commits)\nrecovery   %" PRIu64 " bundles in %.3f s\n",
-			  st.segments, st.syncs, st.commits, st.recovered, st.recovery_s);
+			  " on disk)\nsync       %s: %" PRIu64 " syncs, %" PRIu64
+			  " group commits, %" PRIu64 " puts\nrecovery   %" PRIu64
+			  " bundles in %.3f s; %" PRIu64 " torn or damaged records (%" PRIu64
+			  " bytes) cut off\n",
+			  st.sync ? st.sync : "?", st.syncs, st.commits, st.puts, st.recovered,
+			  st.recovery_s, st.dropped, st.dropped_bytes);
+	}
 	return 0;
 }
 

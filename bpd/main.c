@@ -23,6 +23,7 @@
 #include "log.h"
 #include "node.h"
 #include "store.h"
+#include "store_log.h"
 #include "store_mem.h"
 
 static const char usage[] =
@@ -48,6 +49,14 @@ static const char usage[] =
 	"Config file lines (bpctl commands; README.md and docs/client-protocol.md):\n"
 	"  node EID                          this node's ID\n"
 	"  store quota BYTES [BUNDLES]       the store's bounds (default 1 GiB, 1000000)\n"
+	"  store log [DIR]                   keep bundles in a log in DIR (default\n"
+	"                                    STATE/store): they survive crashes\n"
+	"  store memory                      keep bundles in memory only (lost on stop)\n"
+	"  store sync always|none|batch MS   always (default): a send returns once its\n"
+	"                                    bundle is on disk (fdatasync); batch: once\n"
+	"                                    written, synced every MS ms; none: never\n"
+	"                                    synced (docs/store.md says what each risks)\n"
+	"  store segment BYTES               log segment size (default 64 MiB)\n"
 	"  limit sockets|sockets-per-user|unconsumed N\n"
 	"                                    client limits (default 4096, 1024, 4096)\n"
 	"  delivery policy defer|abandon     for sockets that do not choose (defer)\n"
@@ -197,6 +206,16 @@ static int resolve(struct config *cfg)
 		r = bp_proto_socket_path(cfg->socket_path, sizeof(cfg->socket_path)) < 0 ?
 			    -ENAMETOOLONG :
 			    0;
+	if (r == 0 && cfg->store_dir_arg[0])
+		r = snprintf(cfg->store_dir, sizeof(cfg->store_dir), "%s", cfg->store_dir_arg) <
+				    (int)sizeof(cfg->store_dir) ?
+			    0 :
+			    -ENAMETOOLONG;
+	else if (r == 0)
+		r = snprintf(cfg->store_dir, sizeof(cfg->store_dir), "%s/store", cfg->state_dir) <
+				    (int)sizeof(cfg->store_dir) ?
+			    0 :
+			    -ENAMETOOLONG;
 	if (r < 0)
 		log_err("path too long");
 	return r;
@@ -211,10 +230,19 @@ static int start(struct bpd *d)
 		.admin = run_admin,
 		.admin_ctx = &d->control,
 	};
-	int r = store_mem_new(d->loop, &d->cfg.store_limits, &d->store);
+	struct store_log_opts log_opts = {
+		.dir = d->cfg.store_dir,
+		.lim = d->cfg.store_limits,
+		.sync = d->cfg.store_sync,
+		.batch_ms = d->cfg.store_batch_ms,
+		.segment_bytes = d->cfg.store_segment,
+	};
+	int r = d->cfg.store_memory ? store_mem_new(d->loop, &d->cfg.store_limits, &d->store) :
+				      store_log_new(d->loop, &log_opts, &d->store);
 
 	if (r < 0) {
-		log_err("store: %s", strerror(-r));
+		log_err("store %s: %s", d->cfg.store_memory ? "(memory)" : d->cfg.store_dir,
+			r == -EBUSY ? "in use by another bpd" : strerror(-r));
 		return r;
 	}
 	d->agent = agent_new(d->loop, &d->cfg.node, d->store);

@@ -142,11 +142,16 @@ struct store_stats {
 	bool durable;	     /* false: everything is lost when bpd stops */
 	const char *backend; /* "memory", "log" */
 	/* A persistent backend's (0 from the memory one): */
-	uint64_t segments;  /* files holding the log */
-	uint64_t syncs;	    /* fdatasync calls since open */
-	uint64_t commits;   /* group commits since open (puts per commit: puts / commits) */
-	uint64_t recovered; /* bundles found at open */
-	double recovery_s;  /* how long the replay at open took */
+	const char *sync;    /* the sync policy: "always", "batch", "none" */
+	uint64_t segments;   /* files holding the log */
+	uint64_t disk_bytes; /* their bytes: live bundles and what compaction has yet to reclaim */
+	uint64_t syncs;	     /* fdatasync calls since open */
+	uint64_t commits;    /* group commits since open */
+	uint64_t puts;	     /* puts accepted since open (bundles per sync: puts / syncs) */
+	uint64_t recovered;  /* bundles found at open */
+	double recovery_s;   /* how long the replay at open took */
+	uint64_t dropped;    /* records the replay cut off: torn, unfinished or damaged */
+	uint64_t dropped_bytes; /* and their bytes */
 };
 
 /* A bundle's bytes in a file, for sendfile/splice. fd belongs to the store. */

@@ -448,9 +448,10 @@ static void only_admins_run_admin_commands(void **state)
 	assert_int_equal(bpctl(out, sizeof(out), "status"), 0);
 	assert_non_null(strstr(out, "node       ipn:1.0"));
 	assert_int_equal(bpctl(out, sizeof(out), "store"), 0);
-	assert_non_null(strstr(out, "backend    memory (lost when bpd stops)"));
+	assert_non_null(strstr(out, "backend    log (durable)"));
+	assert_non_null(strstr(out, "sync       always: "));
 	assert_int_equal(bpctl(out, sizeof(out), "store --json"), 0);
-	assert_non_null(strstr(out, "\"backend\":\"memory\""));
+	assert_non_null(strstr(out, "\"backend\":\"log\""));
 	assert_int_equal(bpctl(out, sizeof(out), "status --json"), 0);
 	assert_non_null(strstr(out, "\"node\":\"ipn:1.0\""));
 	if (geteuid() != 0)
