@@ -1438,10 +1438,11 @@ static int replay_segment(struct log_store *ls, struct replay *rp, uint64_t segn
 		bool damage = !newest || (p.stop == LOGFMT_STOP_CORRUPT && p.resync_commits >= 2);
 
 		if (damage) {
-			log_err("store: %s: %s at byte %zu (%s): %" PRIu64 " bytes, %" PRIu64
-				" records after byte %zu are lost",
-				path, stop_name(p.stop), p.valid_len, p.why ? p.why : "-", dropped,
-				p.records - p.committed, p.commit_len);
+			log_err("store: %s: damaged acknowledged data (%s at byte %zu: %s%s%zu); the "
+				"%" PRIu64 " bytes from byte %zu on are lost",
+				path, stop_name(p.stop), p.valid_len, p.why ? p.why : "-",
+				p.resync ? "; records resume at byte " : "", p.resync, dropped,
+				p.commit_len);
 			keep_aside(ls, fd, path, (uint64_t)stbuf.st_size);
 		} else if (p.stop == LOGFMT_STOP_TORN || p.stop == LOGFMT_STOP_CORRUPT ||
 			   p.records > p.committed) {
