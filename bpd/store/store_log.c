@@ -551,7 +551,7 @@ static int seg_create(struct log_store *ls, uint64_t segno)
 {
 	uint8_t hdr[LOGFMT_SEGMENT_HDR_LEN];
 	char path[PATH_MAX];
-	struct log_seg *g;
+	struct log_seg *g = NULL;
 	int fd, r;
 
 	r = seg_path(ls, segno, path, sizeof(path));
@@ -1520,7 +1520,7 @@ static int recover(struct log_store *ls)
 	struct replay rp = { .ls = ls };
 	struct timespec t0, t1;
 	uint64_t *segnos = NULL, expect = 0, last = 0;
-	size_t n, i;
+	size_t n = 0, i;
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
