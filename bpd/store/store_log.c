@@ -756,29 +756,34 @@ static void groups_fail(struct log_store *ls, int err, uint64_t keep_len)
 }
 
 /* The end of a loop turn: the records written in it become a group. */
-static void group_commit(struct log_store *ls)
+/* Write the open group's COMMIT and everything buffered. false: the groups failed. */
+static bool commit_write(struct log_store *ls)
 {
 	uint8_t rec[LOGFMT_REC_HDR_LEN];
-	uint64_t n;
 	int r;
 
-	if (ls->group_records == 0 || ls->syncing)
-		return;
-	if (ls->write_error) {
-		groups_fail(ls, ls->write_error, ls->commit_len);
-		return;
+	if (!ls->write_error) {
+		r = logfmt_commit(rec, sizeof(rec), ls->next_seq);
+		log_append(ls, rec, (size_t)r);
+		ls->last_commit_seq = ls->next_seq++;
 	}
-	r = logfmt_commit(rec, sizeof(rec), ls->next_seq);
-	log_append(ls, rec, (size_t)r);
-	ls->last_commit_seq = ls->next_seq++;
 	if (!ls->write_error)
 		ls->write_error = wbuf_flush(ls);
 	if (ls->write_error) {
 		groups_fail(ls, ls->write_error, ls->commit_len);
-		return;
+		return false;
 	}
 	ls->commits++;
 	ls->group_records = 0;
+	return true;
+}
+
+static void group_commit(struct log_store *ls)
+{
+	uint64_t n;
+
+	if (ls->group_records == 0 || ls->syncing || !commit_write(ls))
+		return;
 	n = ls->ix.states[STORE_STATE_PENDING].count;
 	if (ls->o.sync == STORE_SYNC_ALWAYS) {
 		ls->n_syncing = n;
@@ -792,6 +797,33 @@ static void group_commit(struct log_store *ls)
 	ls->dirty = true;
 	if (ls->o.sync == STORE_SYNC_BATCH && !ev_is_active(&ls->batch))
 		ev_timer_start(ls->loop, &ls->batch);
+	puts_finish(ls, n, 0);
+}
+
+/*
+ * Under "always", a busy store has a group open whenever a sync returns, so
+ * a full segment never sees the quiet moment rule 4 asks for. Close it here,
+ * once per segment: commit the group written during the last sync and sync
+ * it on the loop thread, then start the next segment.
+ */
+static void close_full_segment(struct log_store *ls)
+{
+	uint64_t n = ls->ix.states[STORE_STATE_PENDING].count;
+	int r;
+
+	if (ls->o.sync != STORE_SYNC_ALWAYS || ls->syncing || ls->group_records == 0 ||
+	    ls->active->len < ls->o.segment_bytes || !commit_write(ls))
+		return;
+	r = fdatasync(ls->active->fd) < 0 ? -errno : 0;
+	ls->syncs++;
+	if (r < 0) {
+		groups_fail(ls, r, ls->commit_len);
+		return;
+	}
+	ls->commit_len = ls->active->len;
+	ls->durable_seq = ls->last_commit_seq;
+	moved_forget(ls);
+	maybe_roll(ls); /* before the dones, whose puts go to the new segment */
 	puts_finish(ls, n, 0);
 }
 
@@ -819,6 +851,7 @@ static void sync_back_cb(struct ev_loop *loop, ev_async *w, int revents)
 		puts_finish(ls, ls->n_syncing, 0);
 		ls->n_syncing = 0;
 	}
+	close_full_segment(ls);
 	/* What arrived during the sync is the next group (the loop may block next). */
 	group_commit(ls);
 	if (!ls->syncing)
@@ -924,8 +957,7 @@ static void seg_free(struct log_seg *g)
 
 static bool seg_removable(const struct log_store *ls, const struct log_seg *g)
 {
-	return g != ls->active && g->live == 0 && g->pins == 0 && g->moved_seq <= ls->durable_seq &&
-	       !ls->syncing;
+	return g != ls->active && g->live == 0 && g->pins == 0 && g->moved_seq <= ls->durable_seq;
 }
 
 /*
@@ -985,7 +1017,7 @@ static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct log_store *ls = sidx_container_of(w, struct log_store, commit);
 
-	if (ls->moving && !ls->syncing)
+	if (ls->moving)
 		compact_slice(ls);
 	group_commit(ls);
 	/* Stay on while something waits to be committed or copied forward. */

@@ -358,6 +358,52 @@ static void every_put_of_a_turn_shares_one_sync(void **state)
 	assert_string_equal(st.sync, "always");
 }
 
+/* A sender that never pauses: puts on every loop turn, so a group is always open. */
+struct busy {
+	ev_idle w;
+	struct fixture *f;
+	unsigned sent, total;
+};
+
+#define sidx_container_of_busy(w) ((struct busy *)((char *)(w)-offsetof(struct busy, w)))
+
+static void busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct busy *b = sidx_container_of_busy(w);
+
+	for (int i = 0; i < 5 && b->sent < b->total; i++, b->sent++)
+		put_bundle(b->f, b->sent, "ipn:2.1");
+	if (b->sent == b->total)
+		ev_idle_stop(loop, w);
+}
+
+static void segments_roll_under_constant_load(void **state)
+{
+	struct fixture *f = *state;
+	struct busy b = { .f = f, .total = 3000 };
+	unsigned segno, n = 0;
+
+	assert_int_equal(open_log(f, f->dir, STORE_SYNC_ALWAYS, 64 << 10), 0);
+	ev_idle_init(&b.w, busy_cb);
+	ev_idle_start(f->loop, &b.w);
+	wait_dones(f, 3000);
+	assert_int_equal(f->last_status, 0);
+	/*
+	 * 3000 bundles of 350 bytes on average: about 1 MiB in 64 KiB segments.
+	 * Each closes once full, after the group written during its last sync
+	 * (as large as the sender managed meanwhile).
+	 */
+	for (segno = 1; file_size(f->dir, segno) >= 0; segno++)
+		n++;
+	for (segno = 1; segno < n; segno++)
+		assert_true(file_size(f->dir, segno) >= 64 << 10);
+	assert_true(n >= 4);
+	assert_int_equal(stats(f).segments, n);
+	assert_int_equal(open_log(f, f->dir, STORE_SYNC_ALWAYS, 64 << 10), 0);
+	assert_int_equal(stats(f).bundles, 3000);
+	assert_int_equal(stats(f).dropped, 0);
+}
+
 static void batch_and_none_are_done_on_write(void **state)
 {
 	struct fixture *f = *state;
@@ -516,6 +562,7 @@ int main(void)
 		T(corrupt_last_record_is_dropped_and_the_rest_kept),
 		T(damaged_synced_records_are_kept_aside),
 		T(every_put_of_a_turn_shares_one_sync),
+		T(segments_roll_under_constant_load),
 		T(batch_and_none_are_done_on_write),
 		T(dead_segments_are_reclaimed_and_a_long_lived_bundle_moves_forward),
 		T(a_second_open_is_refused),
