@@ -52,7 +52,7 @@
 /* Small records gather here and go out in one write per group. */
 #define WBUF_CAP (256u << 10)
 /* Compaction: look once a second; copy at most this much forward per loop turn. */
-#define COMPACT_PERIOD_S 1.0
+#define COMPACT_PERIOD_MS 1000
 #define RELOCATE_SLICE_BYTES (8u << 20)
 #define RELOCATE_SLICE_BUNDLES 4096u
 
@@ -118,7 +118,8 @@ struct log_store {
 	uint64_t group_records; /* records since the last COMMIT */
 	uint64_t commit_len;	/* active segment's length at its last COMMIT */
 	uint64_t last_commit_seq;
-	int write_error; /* of the open group: it fails at its commit */
+	int write_error;  /* of the open group: it fails at its commit */
+	bool roll_failed; /* the last try to start a segment failed (warned once) */
 
 	/* Puts: the first n_syncing pending bundles wait for the sync in flight. */
 	uint64_t n_syncing;
@@ -591,12 +592,11 @@ static void maybe_roll(struct log_store *ls)
 	    ls->write_error || ls->wlen > 0)
 		return;
 	r = seg_create(ls, ls->active->segno + 1);
-	if (r < 0)
+	if (r < 0 && !ls->roll_failed)
 		log_warn("store: cannot start segment %" PRIu64
 			 " in %s: %s (going on in the full one)",
 			 ls->active->segno + 1, ls->dir, strerror(-r));
-	else
-		ev_timer_again(ls->loop, &ls->compact);
+	ls->roll_failed = r < 0;
 }
 
 /* Open a group if none is: make sure the commit runs at the end of this turn. */
@@ -1646,7 +1646,8 @@ int store_log_new(struct ev_loop *loop, const struct store_log_opts *o, struct s
 	ev_async_start(loop, &ls->sync_back);
 	ev_prepare_init(&ls->commit, commit_cb);
 	ev_timer_init(&ls->batch, batch_cb, o->batch_ms / 1000.0, o->batch_ms / 1000.0);
-	ev_timer_init(&ls->compact, compact_cb, COMPACT_PERIOD_S, COMPACT_PERIOD_S);
+	ev_timer_init(&ls->compact, compact_cb, 0.,
+		      (o->compact_ms ? o->compact_ms : COMPACT_PERIOD_MS) / 1000.0);
 	ev_timer_again(loop, &ls->compact);
 	*ret = store_new(&log_ops, ls);
 	if (!*ret) {

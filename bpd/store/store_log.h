@@ -32,6 +32,7 @@ struct store_log_opts {
 	enum store_sync sync;
 	unsigned batch_ms;	/* STORE_SYNC_BATCH: at most this long between syncs, >= 1 */
 	uint64_t segment_bytes; /* a segment is closed once it holds this much, >= 4096 */
+	unsigned compact_ms;	/* how often compaction looks (0: once a second) */
 };
 
 /* Default size of a segment file. */
