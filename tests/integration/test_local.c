@@ -776,6 +776,47 @@ static void deleting_delivered_bundles_frees_the_credit(void **state)
 }
 
 /*
+ * The store survives bpd: bundles queued before a kill -9 are delivered
+ * after the restart; a torn last record (the file cut inside it) is cut
+ * off, every earlier bundle is kept, and bpctl store says what was dropped.
+ */
+static void bundles_survive_a_killed_bpd_and_a_torn_tail(void **state)
+{
+	char out[8192], seg[200], want[16], buf[16];
+	struct sockaddr_bp dest = ipn(1, 170);
+	struct stat st;
+	int tx, rx, status;
+
+	use_extra_bpd("torn", "node ipn:1\n");
+	tx = bound_socket(171);
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "bundle %d", i);
+		assert_int_equal(bp_sendto(tx, want, 9, 0, (struct sockaddr *)&dest, sizeof(dest)),
+				 9);
+	}
+	bp_close(tx);
+	kill(extra_pid, SIGKILL);
+	waitpid(extra_pid, &status, 0);
+	/* Cut the last record (bundle 2's group) in the middle of its bytes. */
+	snprintf(seg, sizeof(seg), "%s/torn/store/seg-0000000000000001.log", dir);
+	assert_int_equal(stat(seg, &st), 0);
+	assert_int_equal(truncate(seg, st.st_size - 40), 0);
+	use_extra_bpd("torn", "node ipn:1\n");
+	assert_int_equal(bpctl(out, sizeof(out), "store --json"), 0);
+	assert_non_null(strstr(out, "\"recovered\":2,"));
+	assert_non_null(strstr(out, "\"dropped\":1,"));
+	rx = bound_socket(170);
+	for (int i = 0; i < 2; i++) {
+		snprintf(want, sizeof(want), "bundle %d", i);
+		assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), 0, NULL, NULL), 9);
+		assert_string_equal(buf, want);
+	}
+	assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), -1);
+	assert_int_equal(errno, EAGAIN);
+	bp_close(rx);
+}
+
+/*
  * "delivery policy abandon" in the config: a bundle received but not
  * consumed when its socket closes is dropped, not redelivered; a socket may
  * still choose "defer" for itself.
@@ -870,6 +911,8 @@ int main(void)
 		cmocka_unit_test_teardown(config_default_policy_abandon_drops_unconsumed_bundles,
 					  stop_extra_bpd),
 		cmocka_unit_test_teardown(deleting_delivered_bundles_frees_the_credit,
+					  stop_extra_bpd),
+		cmocka_unit_test_teardown(bundles_survive_a_killed_bpd_and_a_torn_tail,
 					  stop_extra_bpd),
 		cmocka_unit_test(a_client_sending_garbage_is_dropped_alone),
 		cmocka_unit_test(a_bp_socket_style_program_exchanges_a_bundle),
