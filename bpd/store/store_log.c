@@ -641,7 +641,9 @@ static void log_put(struct log_store *ls, struct log_bundle *b, const struct sto
 	group_touch(ls);
 	n = logfmt_put_head(head, sizeof(head), ls->next_seq, &lb, m->size, b->data_crc);
 	if (n < 0) {
-		ls->write_error = n; /* the agent's fields broke the format's bounds */
+		/* The agent's fields broke the format's bounds: the group fails. */
+		ls->write_error = n;
+		bundle_enter(b, ls->active, ls->active->len);
 		return;
 	}
 	b->head_len = (uint32_t)n;
@@ -1447,6 +1449,13 @@ static int replay_segment(struct log_store *ls, struct replay *rp, uint64_t segn
 				"store: %s: segment header %s (%s); removing the unfinished segment",
 				path, stop_name(p.stop), p.why ? p.why : "empty");
 			(void)unlink(path);
+			ls->active = g->prev;
+			if (g->prev)
+				g->prev->next = NULL;
+			else
+				ls->first = NULL;
+			ls->nsegs--;
+			seg_free(g);
 			r = 1;
 		} else {
 			log_err("store: %s: segment header damaged (%s); an operator must look",

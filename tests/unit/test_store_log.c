@@ -512,6 +512,12 @@ static void an_unfinished_newest_segment_is_removed(void **state)
 	assert_int_equal(open_log(f, f->dir, STORE_SYNC_NONE, 1 << 20), 0);
 	assert_int_equal(stats(f).bundles, 4);
 	assert_int_equal(file_size(f->dir, 2), -1);
+	/* The log goes on in the last whole segment. */
+	ids[0] = put_bundle(f, 50, "ipn:2.1");
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(open_log(f, f->dir, STORE_SYNC_NONE, 1 << 20), 0);
+	assert_int_equal(stats(f).bundles, 5);
+	check_bundle(f, ids[0], 50);
 }
 
 static void bundles_from_a_file_are_copied_in_byte_exact(void **state)
