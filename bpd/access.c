@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
+
 void access_init(struct access *ac, uid_t owner)
 {
 	memset(ac, 0, sizeof(*ac));
@@ -21,22 +23,6 @@ void access_free(struct access *ac)
 	free(ac->rules);
 	ac->rules = NULL;
 	ac->nrules = 0;
-}
-
-/* A decimal number of 64 bits; the whole string. */
-static bool parse_u64(const char *s, uint64_t *ret)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*ret = v;
-	return true;
 }
 
 /* "user NAME|UID" or "group NAME|GID". */

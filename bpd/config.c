@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parse.h"
 
 /* Longest config line, and most words on one. */
 #define LINE_MAX_LEN 4096
@@ -40,17 +41,6 @@ void config_free(struct config *cfg)
 	access_free(&cfg->access);
 }
 
-static int parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	*ret = strtoull(s, &end, 10);
-	return errno || *end ? -EINVAL : 0;
-}
-
 static int cmd_node(struct config *cfg, int argc, char **argv, const char **why)
 {
 	if (argc != 2) {
@@ -69,8 +59,8 @@ static int store_quota(struct config *cfg, int argc, char **argv, const char **w
 {
 	uint64_t bytes, bundles = cfg->store_limits.max_bundles;
 
-	if (argc < 3 || argc > 4 || parse_u64(argv[2], &bytes) < 0 || bytes == 0 ||
-	    (argc == 4 && (parse_u64(argv[3], &bundles) < 0 || bundles == 0))) {
+	if (argc < 3 || argc > 4 || !parse_u64(argv[2], &bytes) || bytes == 0 ||
+	    (argc == 4 && (!parse_u64(argv[3], &bundles) || bundles == 0))) {
 		*why = "usage: store quota BYTES [BUNDLES] (each at least 1)";
 		return -EINVAL;
 	}
@@ -87,7 +77,7 @@ static int store_sync(struct config *cfg, int argc, char **argv, const char **wh
 		cfg->store_sync = STORE_SYNC_ALWAYS;
 	} else if (argc == 3 && strcmp(argv[2], "none") == 0) {
 		cfg->store_sync = STORE_SYNC_NONE;
-	} else if (argc == 4 && strcmp(argv[2], "batch") == 0 && parse_u64(argv[3], &ms) == 0 &&
+	} else if (argc == 4 && strcmp(argv[2], "batch") == 0 && parse_u64(argv[3], &ms) &&
 		   ms >= 1 && ms <= 60000) {
 		cfg->store_sync = STORE_SYNC_BATCH;
 		cfg->store_batch_ms = (unsigned)ms;
@@ -123,7 +113,7 @@ static int cmd_store(struct config *cfg, int argc, char **argv, const char **why
 	if (strcmp(sub, "segment") == 0 && argc == 3) {
 		uint64_t n;
 
-		if (parse_u64(argv[2], &n) < 0 || n < (1u << 20) || n > (1ull << 40)) {
+		if (!parse_u64(argv[2], &n) || n < (1u << 20) || n > (1ull << 40)) {
 			*why = "usage: store segment BYTES (1 MiB to 1 TiB)";
 			return -EINVAL;
 		}
@@ -147,7 +137,7 @@ static int cmd_limit(struct config *cfg, int argc, char **argv, const char **why
 		dst = &cfg->limits.max_clients_per_uid;
 	else if (argc == 3 && strcmp(argv[1], "unconsumed") == 0)
 		dst = &cfg->limits.max_unconsumed;
-	if (!dst || parse_u64(argv[2], &n) < 0 || n == 0 || n > 1000000) {
+	if (!dst || !parse_u64(argv[2], &n) || n == 0 || n > 1000000) {
 		*why = "usage: limit sockets|sockets-per-user|unconsumed N (1 to 1000000)";
 		return -EINVAL;
 	}

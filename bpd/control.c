@@ -17,6 +17,7 @@
 #include "decode.h"
 #include "expiry.h"
 #include "frontend.h"
+#include "parse.h"
 #include "store.h"
 #include "textbuf.h"
 
@@ -27,17 +28,6 @@ static int usage(struct textbuf *out, const char *text)
 {
 	tb_printf(out, "usage: %s\n", text);
 	return -EINVAL;
-}
-
-static bool parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*ret = strtoull(s, &end, 10);
-	return errno == 0 && *end == '\0';
 }
 
 /* "1.5 KiB" style, for people. */
