@@ -120,6 +120,17 @@ struct log_store {
 	uint64_t last_commit_seq;
 	int write_error;  /* of the open group: it fails at its commit */
 	bool roll_failed; /* the last try to start a segment failed (warned once) */
+	/*
+	 * A group failed in the active segment: nothing is written to it again
+	 * (its tail is unknown), and every group fails with broken_err until a
+	 * new segment could be started.
+	 */
+	bool broken;
+	int broken_err;
+	uint64_t fails;		  /* failed groups since the last error logged */
+	ev_tstamp fail_logged;	  /* when */
+	unsigned compact_pause;	  /* compaction periods to skip after a failure */
+	struct log_seg *unlinked; /* removed segments whose unlink is not yet durable */
 
 	/* Puts: the first n_syncing pending bundles wait for the sync in flight. */
 	uint64_t n_syncing;
@@ -297,18 +308,22 @@ static int fd_crc(int fd, uint64_t off, uint64_t len, uint32_t *reg)
 	size_t chunk;
 	int r;
 
-	map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)base);
-	if (map != MAP_FAILED) {
-		struct stat stbuf;
+	struct stat stbuf;
+	int seals = fcntl(fd, F_GET_SEALS);
 
-		/* Touching a page past the end of the file would be SIGBUS. */
-		if (fstat(fd, &stbuf) == 0 && (uint64_t)stbuf.st_size >= off + len) {
+	/*
+	 * Map only a file that cannot shrink (a sealed memfd: an app's payload),
+	 * checked to be long enough: touching a page past its end is SIGBUS.
+	 */
+	map = seals >= 0 && (seals & F_SEAL_SHRINK) ?
+		      mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)base) :
+		      MAP_FAILED;
+	if (map != MAP_FAILED) {
+		r = fstat(fd, &stbuf) == 0 && (uint64_t)stbuf.st_size >= off + len ? 0 : -EINVAL;
+		if (r == 0)
 			*reg = logfmt_crc_update(*reg, map + (off - base), (size_t)len);
-			munmap(map, maplen);
-			return 0;
-		}
 		munmap(map, maplen);
-		return -EINVAL;
+		return r;
 	}
 	while (len > 0) {
 		chunk = len < sizeof(buf) ? (size_t)len : sizeof(buf);
@@ -583,6 +598,15 @@ static int seg_create(struct log_store *ls, uint64_t segno)
 	return 0;
 }
 
+static void moved_forget(struct log_store *ls);
+
+/* After a failure: go on in a new segment if one can be started now. */
+static void seg_replace(struct log_store *ls)
+{
+	if (seg_create(ls, ls->active->segno + 1) == 0)
+		ls->broken = false;
+}
+
 /* Roll to a new segment when the active one is full and the rules allow it. */
 static void maybe_roll(struct log_store *ls)
 {
@@ -591,6 +615,19 @@ static void maybe_roll(struct log_store *ls)
 	if (ls->active->len < ls->o.segment_bytes || ls->syncing || ls->group_records > 0 ||
 	    ls->write_error || ls->wlen > 0)
 		return;
+	/* batch: what was acknowledged in the old segment gets its sync before we leave it. */
+	if (ls->o.sync == STORE_SYNC_BATCH && ls->dirty) {
+		ls->syncs++;
+		if (fdatasync(ls->active->fd) < 0) {
+			log_err("store: fdatasync of segment %" PRIu64 " in %s: %s; acknowledged "
+				"bundles may be lost on power loss",
+				ls->active->segno, ls->dir, strerror(errno));
+		} else {
+			ls->dirty = false;
+			ls->durable_seq = ls->last_commit_seq;
+			moved_forget(ls);
+		}
+	}
 	r = seg_create(ls, ls->active->segno + 1);
 	if (r < 0 && !ls->roll_failed)
 		log_warn("store: cannot start segment %" PRIu64
@@ -602,8 +639,12 @@ static void maybe_roll(struct log_store *ls)
 /* Open a group if none is: make sure the commit runs at the end of this turn. */
 static void group_touch(struct log_store *ls)
 {
-	if (ls->group_records == 0)
+	if (ls->group_records == 0 && ls->broken)
+		seg_replace(ls);
+	else if (ls->group_records == 0)
 		maybe_roll(ls);
+	if (ls->broken && !ls->write_error)
+		ls->write_error = ls->broken_err;
 	ls->group_records++;
 	if (!ev_is_active(&ls->commit))
 		ev_prepare_start(ls->loop, &ls->commit);
@@ -739,22 +780,44 @@ static void groups_fail(struct log_store *ls, int err, uint64_t keep_len)
 {
 	struct log_seg *g = ls->active;
 	uint64_t n = ls->ix.states[STORE_STATE_PENDING].count;
+	static const uint8_t zeros[LOGFMT_REC_HDR_LEN];
 
-	log_err("store: writing %s/seg-%016" PRIx64 ".log failed: %s; %" PRIu64
-		" bundles not stored",
-		ls->dir, g->segno, strerror(-err), n);
+	ls->fails++;
+	if (ev_now(ls->loop) - ls->fail_logged >= 10.0) {
+		log_err("store: writing %s/seg-%016" PRIx64 ".log failed: %s; %" PRIu64
+			" bundles not stored (%" PRIu64 " failed group commits since the last "
+			"message)",
+			ls->dir, g->segno, strerror(-err), n, ls->fails);
+		ls->fail_logged = ev_now(ls->loop);
+		ls->fails = 0;
+	}
 	ls->wlen = 0;
 	ls->write_error = 0;
 	ls->group_records = 0;
 	ls->n_syncing = 0;
-	if (ftruncate(g->fd, (off_t)keep_len) == 0)
-		g->len = keep_len;
-	ls->wbuf_off = g->len;
-	ls->commit_len = g->len;
+	/*
+	 * Cut the failed groups off for good, or at least break the first
+	 * record's magic, so that a later replay never brings back a put that
+	 * was reported failed.
+	 */
+	if (!ls->broken && g->len > keep_len &&
+	    (ftruncate(g->fd, (off_t)keep_len) < 0 ||
+	     (ls->o.sync != STORE_SYNC_NONE && fdatasync(g->fd) < 0)) &&
+	    (pwrite_all(g->fd, zeros, sizeof(zeros), keep_len) < 0 ||
+	     (ls->o.sync != STORE_SYNC_NONE && fdatasync(g->fd) < 0)))
+		log_err("store: cannot cut the failed records off %s/seg-%016" PRIx64
+			".log: they may come back after a restart",
+			ls->dir, g->segno);
+	g->len = keep_len;
+	ls->wbuf_off = keep_len;
+	ls->commit_len = keep_len;
 	moved_restore(ls, keep_len);
-	puts_finish(ls, n, group_status(err));
-	if (seg_create(ls, g->segno + 1) < 0)
-		ls->active->len = ls->wbuf_off; /* stay; the next group tries again */
+	ls->compact_pause = 30;
+	/* Never write after a failure in this segment again: a new one, when it can be made. */
+	ls->broken = true;
+	ls->broken_err = err;
+	seg_replace(ls);
+	puts_finish(ls, n, group_status(err)); /* their callbacks write to the new segment */
 }
 
 /* The end of a loop turn: the records written in it become a group. */
@@ -794,8 +857,10 @@ static void group_commit(struct log_store *ls)
 	}
 	/* batch, none: done on write; the page cache survives a killed bpd */
 	ls->commit_len = ls->active->len;
-	ls->durable_seq = ls->last_commit_seq;
-	moved_forget(ls);
+	if (ls->o.sync == STORE_SYNC_NONE) {
+		ls->durable_seq = ls->last_commit_seq; /* as durable as "none" gets */
+		moved_forget(ls);
+	}
 	ls->dirty = true;
 	if (ls->o.sync == STORE_SYNC_BATCH && !ev_is_active(&ls->batch))
 		ev_timer_start(ls->loop, &ls->batch);
@@ -931,11 +996,45 @@ static void bundle_move_forward(struct log_store *ls, struct log_bundle *b)
 	ls->next_seq++;
 }
 
+/* Rewrite forward the latest STATE of each bundle that has it in segment ctx. */
+struct state_walk {
+	struct log_store *ls;
+	struct log_seg *g;
+};
+
+static int state_forward(void *ctx, const struct store_meta *m)
+{
+	struct state_walk *sw = ctx;
+	struct log_store *ls = sw->ls;
+	struct log_bundle *b = bundle_find(ls, m->id);
+	uint8_t rec[LOGFMT_REC_HDR_LEN + LOGFMT_STATE_META_LEN];
+	int n;
+
+	if (!b || b->state_seg != sw->g || b->ix.meta.state == STORE_STATE_PENDING)
+		return 0;
+	n = logfmt_state(rec, sizeof(rec), ls->next_seq, m->id, b->durable);
+	sw->g->moved_seq = ls->next_seq;
+	log_small(ls, rec, n);
+	bundle_set_state_seg(b, ls->active);
+	return sw->g->live == 0;
+}
+
 /* Copy a slice of the segment being emptied forward (part of this turn's group). */
 static void compact_slice(struct log_store *ls)
 {
 	struct log_seg *g = ls->moving;
 	uint64_t bytes = 0, n = 0;
+
+	if (!g->bundles && g->live > 0) {
+		/* Only STATEs live here: one walk of the index rewrites them all. */
+		struct state_walk sw = { .ls = ls, .g = g };
+
+		if (sidx_iterate(&ls->ix, &(struct store_filter){ 0 }, state_forward, &sw) ==
+		    -EBUSY)
+			return; /* a walk is running (we are inside it): next turn */
+		ls->moving = NULL;
+		return;
+	}
 
 	while (g->bundles && bytes < RELOCATE_SLICE_BYTES && n < RELOCATE_SLICE_BUNDLES &&
 	       !ls->write_error) {
@@ -957,6 +1056,44 @@ static void seg_free(struct log_seg *g)
 	free(g);
 }
 
+/* Free removed segments and the pins they held. */
+static void segs_release(struct log_store *ls, struct log_seg *gone)
+{
+	struct log_seg *g;
+	size_t i;
+
+	while ((g = gone)) {
+		gone = g->next;
+		for (i = 0; i < g->npinned; i++)
+			g->pinned[i].seg->pins -= g->pinned[i].n;
+		if (ls->moving == g)
+			ls->moving = NULL;
+		seg_free(g);
+	}
+}
+
+/*
+ * Copy g's live records forward? When they are a small part of it (and it
+ * is not small), when only STATEs live in it, or when it keeps more dead
+ * bytes on disk through its pins than it holds itself.
+ */
+static bool compact_worth(const struct log_store *ls, const struct log_seg *g)
+{
+	uint64_t pinned_dead = 0;
+	size_t i;
+
+	if (g->live == 0)
+		return false;
+	if (g->live_bytes == 0)
+		return true;
+	if (g->live_bytes * 4 < g->len && g->len >= ls->o.segment_bytes / 2)
+		return true;
+	for (i = 0; i < g->npinned; i++)
+		if (g->pinned[i].seg->live == 0)
+			pinned_dead += g->pinned[i].seg->len;
+	return pinned_dead > g->len;
+}
+
 static bool seg_removable(const struct log_store *ls, const struct log_seg *g)
 {
 	return g != ls->active && g->live == 0 && g->pins == 0 && g->moved_seq <= ls->durable_seq;
@@ -972,9 +1109,15 @@ static void compact_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct log_store *ls = sidx_container_of(w, struct log_store, compact);
 	struct log_seg *g, *next, *gone = NULL;
 	char path[PATH_MAX];
-	size_t i;
 
-	for (g = ls->first; g; g = next) {
+	/* Segments unlinked last time whose directory fsync failed: try again first. */
+	if (ls->unlinked && fsync_dir(ls) == 0) {
+		gone = ls->unlinked;
+		ls->unlinked = NULL;
+		segs_release(ls, gone);
+		gone = NULL;
+	}
+	for (g = ls->first; g && !ls->unlinked; g = next) {
 		next = g->next;
 		if (!seg_removable(ls, g) || seg_path(ls, g->segno, path, sizeof(path)) < 0)
 			continue;
@@ -991,22 +1134,21 @@ static void compact_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		g->next = gone;
 		gone = g;
 	}
-	if (gone && fsync_dir(ls) < 0)
-		log_warn("store: fsync of %s: %s", ls->dir, strerror(errno));
-	while ((g = gone)) {
-		gone = g->next;
-		for (i = 0; i < g->npinned; i++)
-			g->pinned[i].seg->pins -= g->pinned[i].n;
-		if (ls->moving == g)
-			ls->moving = NULL;
-		seg_free(g);
+	/* The segments they pinned may go only once these unlinks are durable. */
+	if (gone && fsync_dir(ls) < 0) {
+		log_warn("store: fsync of %s: %s (trying again)", ls->dir, strerror(errno));
+		ls->unlinked = gone;
+		gone = NULL;
+	}
+	segs_release(ls, gone);
+	if (ls->compact_pause > 0) {
+		ls->compact_pause--;
+		return;
 	}
 	if (ls->moving)
 		return;
 	for (g = ls->first; g && g != ls->active; g = g->next) {
-		/* Mostly dead and not small: copy what lives forward. */
-		if (g->live_bytes > 0 && g->live_bytes * 4 < g->len &&
-		    g->len >= ls->o.segment_bytes / 2) {
+		if (compact_worth(ls, g)) {
 			ls->moving = g;
 			if (!ev_is_active(&ls->commit))
 				ev_prepare_start(ls->loop, &ls->commit);
@@ -1237,6 +1379,10 @@ static void log_free_op(void *impl)
 		ls->first = g->next;
 		seg_free(g);
 	}
+	while ((g = ls->unlinked)) {
+		ls->unlinked = g->next;
+		seg_free(g);
+	}
 	if (ls->thread_started) {
 		pthread_mutex_destroy(&ls->mu);
 		pthread_cond_destroy(&ls->cv);
@@ -1372,24 +1518,37 @@ static const char *stop_name(enum logfmt_stop stop)
 	return "?";
 }
 
-/* Keep a copy of a damaged segment beside the log for an operator: NAME.damaged. */
-static void keep_aside(struct log_store *ls, int fd, const char *path, uint64_t len)
+/*
+ * Keep a copy of a damaged segment beside the log for an operator
+ * (NAME.damaged, or NAME.damaged.N if that exists). 0, or -errno: then the
+ * segment must not be cut either.
+ */
+static int keep_aside(int fd, const char *path, uint64_t len)
 {
 	char aside[PATH_MAX];
-	int out;
+	int out = -1, r, i;
 
-	if (snprintf(aside, sizeof(aside), "%s.damaged", path) >= (int)sizeof(aside))
-		return;
-	out = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		log_err("store: cannot keep %s aside: %s", path, strerror(errno));
-		return;
+	for (i = 0; i < 1000 && out < 0; i++) {
+		r = i ? snprintf(aside, sizeof(aside), "%s.damaged.%d", path, i) :
+			snprintf(aside, sizeof(aside), "%s.damaged", path);
+		if (r >= (int)sizeof(aside))
+			return -ENAMETOOLONG;
+		out = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (out < 0 && errno != EEXIST)
+			break;
 	}
-	if (copy_range(fd, 0, out, 0, len) < 0 || fsync(out) < 0)
-		log_err("store: cannot keep %s aside: %s", path, strerror(errno));
-	else
-		log_err("store: kept a copy of the damaged segment as %s", aside);
+	if (out < 0)
+		return -errno;
+	r = copy_range(fd, 0, out, 0, len);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
 	close(out);
+	if (r < 0) {
+		(void)unlink(aside);
+		return r;
+	}
+	log_err("store: kept a copy of the damaged segment as %s", aside);
+	return 0;
 }
 
 /*
@@ -1411,16 +1570,19 @@ static int replay_segment(struct log_store *ls, struct replay *rp, uint64_t segn
 	r = seg_path(ls, segno, path, sizeof(path));
 	if (r < 0)
 		return r;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &stbuf) < 0) {
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
 		r = -errno;
+		log_err("store: %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
+		r = S_ISREG(stbuf.st_mode) ? -errno : -EINVAL;
+		log_err("store: %s: %s", path, r == -EINVAL ? "not a regular file" : strerror(-r));
 		goto out_close;
 	}
 	if (stbuf.st_size > 0) {
-		map = mmap(NULL, (size_t)stbuf.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
-			   0);
+		map = mmap(NULL, (size_t)stbuf.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map == MAP_FAILED) {
 			r = -errno;
 			goto out_close;
@@ -1484,7 +1646,13 @@ static int replay_segment(struct log_store *ls, struct replay *rp, uint64_t segn
 				path, stop_name(p.stop), p.valid_len, p.why ? p.why : "-",
 				p.resync ? "; records resume at byte " : "", p.resync, dropped,
 				p.commit_len);
-			keep_aside(ls, fd, path, (uint64_t)stbuf.st_size);
+			r = keep_aside(fd, path, (uint64_t)stbuf.st_size);
+			if (r < 0) {
+				log_err("store: cannot keep a copy of %s (%s): not cutting it; free "
+					"space or move it away, then start again",
+					path, strerror(-r));
+				goto out_unmap;
+			}
 		} else if (p.stop == LOGFMT_STOP_TORN || p.stop == LOGFMT_STOP_CORRUPT ||
 			   p.records > p.committed) {
 			log_warn(
@@ -1526,13 +1694,17 @@ static int segno_cmp(const void *a, const void *b)
 /* The segment numbers in the directory, in order. */
 static int list_segments(struct log_store *ls, uint64_t **ret, size_t *ret_n)
 {
-	DIR *d = fdopendir(dup(ls->dirfd));
+	int fd = dup(ls->dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	uint64_t *v = NULL, *nv, segno;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
 
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return -errno;
+	}
 	while ((e = readdir(d))) {
 		if (logfmt_segment_name_parse(e->d_name, &segno) < 0)
 			continue;
