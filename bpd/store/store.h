@@ -66,7 +66,7 @@ enum store_state {
  * store freed).
  */
 struct store_meta {
-	uint64_t id;	    /* assigned by the store, never 0, never reused */
+	uint64_t id;	    /* assigned by the store, never 0, not reused while bpd runs */
 	const char *dest;   /* destination EID text */
 	const char *source; /* source node ID text */
 	/* Identity (RFC 9171 4.2.7, 4.3.1): source, creation timestamp, fragment. */
