@@ -505,7 +505,8 @@ static void log_append(struct log_store *ls, const void *p, size_t len)
 	ls->active->len += len;
 	if (ls->write_error)
 		return;
-	if (len > WBUF_CAP - ls->wlen) {
+	/* In file order: what is buffered goes first, before a large piece or when full. */
+	if (len >= WBUF_CAP / 2 || len > WBUF_CAP - ls->wlen) {
 		r = wbuf_flush(ls);
 		if (r < 0) {
 			ls->write_error = r;

@@ -690,6 +690,53 @@ static void failed_writes_fail_their_puts_and_the_log_goes_on(void **state)
 		    (stats(f).bundles == 3 && store_get(f->s, x, &m) == 0));
 }
 
+/*
+ * Bundles of every size class, in one group and across groups: a few bytes
+ * (buffered), over half the write buffer (written directly, after what is
+ * buffered), and over all of it. After a reopen each reads back byte-exact.
+ */
+static void bundles_of_mixed_sizes_keep_their_order_on_disk(void **state)
+{
+	static const size_t sizes[] = { 7, 150 << 10, 3, 200 << 10, 300 << 10, 1, 129 << 10, 90 };
+	struct fixture *f = *state;
+	size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	uint8_t *buf = malloc(300 << 10), *out = malloc(300 << 10);
+	uint64_t ids[2][8];
+
+	assert_int_equal(open_log(f, f->dir, STORE_SYNC_ALWAYS, 1 << 20), 0);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < n; i++) {
+			struct store_seg seg = { .ptr = buf, .fd = -1, .len = sizes[i] };
+			struct store_put_req req = {
+				.dest = "ipn:2.1",
+				.source = "ipn:1.5",
+				.expiry = STORE_EXPIRY_NEVER,
+				.state = STORE_STATE_QUEUED_LOCAL,
+				.segs = &seg,
+				.nsegs = 1,
+			};
+
+			memset(buf, (int)(i + 16 * round), sizes[i]);
+			assert_int_equal(store_put(f->s, &req, on_done, f, &ids[round][i]), 0);
+			if (round == 1)
+				wait_dones(f, n + i + 1); /* one group each */
+		}
+		if (round == 0)
+			wait_dones(f, n); /* one group for all */
+	}
+	assert_int_equal(open_log(f, f->dir, STORE_SYNC_ALWAYS, 1 << 20), 0);
+	assert_int_equal(stats(f).bundles, 2 * n);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < n; i++) {
+			memset(buf, (int)(i + 16 * round), sizes[i]);
+			assert_int_equal(store_read(f->s, ids[round][i], 0, out, 300 << 10),
+					 sizes[i]);
+			assert_memory_equal(out, buf, sizes[i]);
+		}
+	free(buf);
+	free(out);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -708,6 +755,7 @@ int main(void)
 		T(a_segment_of_another_version_is_left_alone),
 		T(an_unfinished_newest_segment_is_removed),
 		T(bundles_from_a_file_are_copied_in_byte_exact),
+		T(bundles_of_mixed_sizes_keep_their_order_on_disk),
 		T(failed_writes_fail_their_puts_and_the_log_goes_on),
 	};
 
