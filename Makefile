@@ -121,7 +121,7 @@ fuzz-smoke: deps
 
 # The codec, then local delivery through a bpd of its own (bench/README.md).
 bench: build
-	@for b in bench_bpv7 bench_local; do \
+	@for b in bench_bpv7 bench_local bench_store; do \
 		if [ ! -x $(BUILD_DIR)/bench/$$b ]; then echo "bench: no $(BUILD_DIR)/bench/$$b"; exit 1; fi; \
 		$(BUILD_DIR)/bench/$$b; \
 	done

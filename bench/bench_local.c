@@ -558,21 +558,36 @@ static void measure_bpsock(struct run *r)
 
 /* bpd, started for this run in a temporary directory. */
 
+/* bpd's store: "memory" (the client path alone, the default) or a sync policy of the log. */
+static const char *store_mode = "memory";
+
 static int bpd_start(void)
 {
-	char sock[96], state[96];
+	char sock[96], state[96], conf[96];
+	FILE *f;
 
 	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/bench_local-XXXXXX");
 	if (!mkdtemp(tmp_dir))
 		return -errno;
 	snprintf(sock, sizeof(sock), "%s/bpd.sock", tmp_dir);
 	snprintf(state, sizeof(state), "%s/state", tmp_dir);
+	snprintf(conf, sizeof(conf), "%s/bpd.conf", tmp_dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -errno;
+	if (strcmp(store_mode, "memory") == 0)
+		fprintf(f, "store memory\n");
+	else
+		fprintf(f, "store sync %s\n", store_mode);
+	if (fclose(f) != 0)
+		return -errno;
 	setenv("BPD_SOCKET", sock, 1); /* for bpd and for libbp in this process */
 	bpd_pid = fork();
 	if (bpd_pid < 0)
 		return -errno;
 	if (bpd_pid == 0) {
-		execl(BPD_PATH, "bpd", "--state", state, "--node", "ipn:1", "-q", (char *)NULL);
+		execl(BPD_PATH, "bpd", "-c", conf, "--state", state, "--node", "ipn:1", "-q",
+		      (char *)NULL);
 		_exit(127);
 	}
 	/* Ready when the socket accepts; give up after 10 s or if bpd exits. */
@@ -707,8 +722,10 @@ static void run_case(struct outcome *o, size_t size, int nsenders, unsigned batc
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: bench_local [-r ROUNDS] [SECONDS] [CASE...]\n"
+	fprintf(stderr, "usage: bench_local [-r ROUNDS] [-s STORE] [SECONDS] [CASE...]\n"
 			"  SECONDS per measurement (default 1), ROUNDS per case (default 3);\n"
+			"  STORE: memory (default: the client path alone), always, none\n"
+			"  (the log with that sync policy; bench_store measures the store);\n"
 			"  CASEs: 64x1 64x4 64x1b 64x4b 1Mx1 1Mx4 (payload size x senders;\n"
 			"  b: bp_sendmmsg in batches of 64), default all\n");
 	exit(2);
@@ -734,8 +751,11 @@ int main(int argc, char **argv)
 	double secs = 1.0;
 	int rounds = 3, nout = 0, failed = 0, c, r;
 
-	while ((c = getopt(argc, argv, "r:h")) != -1) {
-		if (c != 'r' || (rounds = atoi(optarg)) < 1)
+	while ((c = getopt(argc, argv, "r:s:h")) != -1) {
+		if (c == 's' && (strcmp(optarg, "memory") == 0 || strcmp(optarg, "always") == 0 ||
+				 strcmp(optarg, "none") == 0))
+			store_mode = optarg;
+		else if (c != 'r' || (rounds = atoi(optarg)) < 1)
 			usage_exit();
 	}
 	if (optind < argc && strspn(argv[optind], "0123456789.") == strlen(argv[optind]))
@@ -751,8 +771,9 @@ int main(int argc, char **argv)
 	}
 	printf("bench_local: app -> bpd -> app (bpsock) beside app -> SEQPACKET relay process "
 	       "-> app,\nstreaming (relay) and with each message acknowledged (ack, as "
-	       "bp_sendto is);\n%.1f s per measurement, best of %d round(s), the sides in turn\n\n",
-	       secs, rounds);
+	       "bp_sendto is);\n%.1f s per measurement, best of %d round(s), the sides in turn; "
+	       "store: %s\n\n",
+	       secs, rounds, store_mode);
 	printf("%-16s %14s %14s %17s %8s %8s   %s\n", "case", "relay", "ack", "bpsock", "/relay",
 	       "/ack", "bad/received: relay ack bpsock");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
