@@ -658,10 +658,9 @@ static void log_small(struct log_store *ls, const uint8_t *rec, int len)
 	ls->next_seq++;
 }
 
-/* The PUT record of b, its bytes taken from the request's segments. */
-static void log_put(struct log_store *ls, struct log_bundle *b, const struct store_put_req *req)
+/* The head of b's PUT record, in the state the log knows, into head: its length or -EINVAL. */
+static int put_head(const struct log_store *ls, const struct log_bundle *b, uint8_t *head)
 {
-	uint8_t head[LOGFMT_HEAD_MAX];
 	const struct store_meta *m = &b->ix.meta;
 	struct logfmt_bundle lb = {
 		.id = m->id,
@@ -677,11 +676,19 @@ static void log_put(struct log_store *ls, struct log_bundle *b, const struct sto
 		.expiry = m->expiry,
 		.state = b->durable,
 	};
+
+	return logfmt_put_head(head, LOGFMT_HEAD_MAX, ls->next_seq, &lb, m->size, b->data_crc);
+}
+
+/* The PUT record of b, its bytes taken from the request's segments. */
+static void log_put(struct log_store *ls, struct log_bundle *b, const struct store_put_req *req)
+{
+	uint8_t head[LOGFMT_HEAD_MAX];
 	int n;
 	size_t i;
 
 	group_touch(ls);
-	n = logfmt_put_head(head, sizeof(head), ls->next_seq, &lb, m->size, b->data_crc);
+	n = put_head(ls, b, head);
 	if (n < 0) {
 		/* The agent's fields broke the format's bounds: the group fails. */
 		ls->write_error = n;
@@ -949,24 +956,10 @@ static void bundle_move_forward(struct log_store *ls, struct log_bundle *b)
 	const struct store_meta *m = &b->ix.meta;
 	struct log_seg *from = b->seg;
 	uint64_t from_off = b->off + b->head_len;
-	struct logfmt_bundle lb = {
-		.id = m->id,
-		.dest = m->dest,
-		.dest_len = strlen(m->dest),
-		.source = m->source,
-		.source_len = strlen(m->source),
-		.creation_time = m->creation_time,
-		.sequence = m->sequence,
-		.is_fragment = m->is_fragment,
-		.frag_offset = m->frag_offset,
-		.frag_len = m->frag_len,
-		.expiry = m->expiry,
-		.state = b->durable,
-	};
 	int n;
 
 	group_touch(ls);
-	n = logfmt_put_head(head, sizeof(head), ls->next_seq, &lb, m->size, b->data_crc);
+	n = put_head(ls, b, head);
 	if (n < 0) {
 		ls->write_error = n;
 		return;

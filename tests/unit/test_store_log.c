@@ -125,7 +125,8 @@ static void bundle_bytes(unsigned i, uint8_t *buf)
 		buf[k] = (uint8_t)(i * 131 + k * 7);
 }
 
-static uint64_t put_bundle(struct fixture *f, unsigned i, const char *dest)
+/* Put bundle i for dest; done tells when it is stored. */
+static uint64_t put_with(struct fixture *f, unsigned i, const char *dest, store_done_fn *done)
 {
 	uint8_t buf[700];
 	struct store_seg seg = { .ptr = buf, .fd = -1, .len = bundle_len(i) };
@@ -142,8 +143,13 @@ static uint64_t put_bundle(struct fixture *f, unsigned i, const char *dest)
 	uint64_t id;
 
 	bundle_bytes(i, buf);
-	assert_int_equal(store_put(f->s, &req, on_done, f, &id), 0);
+	assert_int_equal(store_put(f->s, &req, done, f, &id), 0);
 	return id;
+}
+
+static uint64_t put_bundle(struct fixture *f, unsigned i, const char *dest)
+{
+	return put_with(f, i, dest, on_done);
 }
 
 /* Bundle id is there and holds bundle i's bytes. */
@@ -625,26 +631,6 @@ static void on_done_delete(void *ctx, uint64_t id, int status)
 	delete_on_done = 0;
 }
 
-static uint64_t put_with(struct fixture *f, unsigned i, store_done_fn *done)
-{
-	uint8_t buf[700];
-	struct store_seg seg = { .ptr = buf, .fd = -1, .len = bundle_len(i) };
-	struct store_put_req req = {
-		.dest = "ipn:2.1",
-		.source = "ipn:1.5",
-		.sequence = i,
-		.expiry = STORE_EXPIRY_NEVER,
-		.state = STORE_STATE_QUEUED_LOCAL,
-		.segs = &seg,
-		.nsegs = 1,
-	};
-	uint64_t id;
-
-	bundle_bytes(i, buf);
-	assert_int_equal(store_put(f->s, &req, done, f, &id), 0);
-	return id;
-}
-
 /*
  * Writes fail (here: the file size limit, EFBIG): the group's puts fail with
  * EIO, nothing more goes into that segment, puts keep failing while no new
@@ -661,20 +647,20 @@ static void failed_writes_fail_their_puts_and_the_log_goes_on(void **state)
 	signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_int_equal(open_log(f, f->dir, STORE_SYNC_ALWAYS, 1 << 20), 0);
-	x = put_with(f, 1, on_done);
-	y = put_with(f, 2, on_done);
+	x = put_with(f, 1, "ipn:2.1", on_done);
+	y = put_with(f, 2, "ipn:2.1", on_done);
 	wait_dones(f, 2);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
 	delete_on_done = x;
-	z = put_with(f, 3, on_done_delete); /* its failure's callback deletes x */
+	z = put_with(f, 3, "ipn:2.1", on_done_delete); /* its failure's callback deletes x */
 	wait_dones(f, 3);
 	assert_int_equal(f->last_status, -EIO);
 	assert_int_equal(store_get(f->s, z, &m), -ENOENT);
-	w = put_with(f, 4, on_done); /* still no segment to write to */
+	w = put_with(f, 4, "ipn:2.1", on_done); /* still no segment to write to */
 	wait_dones(f, 4);
 	assert_int_equal(f->last_status, -EIO);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	c = put_with(f, 5, on_done);
+	c = put_with(f, 5, "ipn:2.1", on_done);
 	wait_dones(f, 5);
 	assert_int_equal(f->last_status, 0);
 	check_bundle(f, c, 5);
