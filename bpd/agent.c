@@ -6,9 +6,12 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bp/bp.h"
 #include "decode.h"
@@ -66,8 +69,16 @@ struct send_op {
 	struct agent_sent sent;
 	bool local; /* for an endpoint of this node */
 	uint64_t expiry;
+	int payload_fd; /* the store may read it until on_stored: ours, or -1 */
 	char dest[EID_TEXT_MAX];
 };
+
+static void send_op_free(struct send_op *op)
+{
+	if (op->payload_fd >= 0)
+		close(op->payload_fd);
+	free(op);
+}
 
 /* Queues */
 
@@ -358,7 +369,8 @@ static uint64_t bundle_flags(uint64_t bp_flags)
 	return f;
 }
 
-static void build_bundle(struct agent *a, const struct agent_send_req *req, struct bpv7_bundle *b,
+static void build_bundle(struct agent *a, const struct agent_send_req *req,
+			 const uint8_t *payload_bytes, struct bpv7_bundle *b,
 			 struct agent_sent *sent)
 {
 	struct bpv7_block payload = { .type = BPV7_BLOCK_PAYLOAD, .number = 1 };
@@ -377,7 +389,7 @@ static void build_bundle(struct agent *a, const struct agent_send_req *req, stru
 	b->primary.sequence = a->seq;
 	b->primary.lifetime = req->lifetime;
 	payload.crc_type = req->crc_type;
-	payload.data = req->payload;
+	payload.data = payload_bytes;
 	payload.data_len = req->payload_len;
 	(void)bpv7_bundle_add_block(b, &payload);
 	sent->creation_time = now;
@@ -426,7 +438,7 @@ static void on_stored(void *ctx, uint64_t id, int status)
 		watch_expiry(op->a, id, op->expiry);
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
-	free(op);
+	send_op_free(op);
 }
 
 /* RFC 9171 5.5: the bundle expires its lifetime after its creation. */
@@ -441,21 +453,36 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 {
 	struct bpv7_bundle *b = malloc(sizeof(*b));
 	struct send_op *op = calloc(1, sizeof(*op));
+	bool in_fd = !req->payload && req->payload_len > 0;
 	char source[EID_TEXT_MAX];
 	struct store_put_req put = { 0 };
-	struct store_seg seg = { 0 };
-	uint8_t *wire = NULL;
+	struct store_seg segs[3];
+	uint8_t *wire = NULL, *map = NULL;
+	size_t nsegs = 1, at = 0;
 	uint64_t id;
 	long n = -ENOMEM;
 
+	if (op)
+		op->payload_fd = -1;
 	if (!b || !op)
 		goto out;
 	op->a = a;
 	op->done = done;
 	op->ctx = ctx;
 	op->local = node_id_owns(a->node, &req->dest);
-	build_bundle(a, req, b, &op->sent);
-	n = bpv7_encode_alloc(b, &wire);
+	if (in_fd) {
+		/* Mapped only to be read for the payload block's CRC: sealed, so no SIGBUS. */
+		map = mmap(NULL, req->payload_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			   req->payload_fd, 0);
+		op->payload_fd = map == MAP_FAILED ? -1 :
+						     fcntl(req->payload_fd, F_DUPFD_CLOEXEC, 0);
+		if (map == MAP_FAILED || op->payload_fd < 0) {
+			n = -errno;
+			goto out;
+		}
+	}
+	build_bundle(a, req, in_fd ? map : req->payload, b, &op->sent);
+	n = in_fd ? bpv7_encode_split_alloc(b, &wire, &at) : bpv7_encode_alloc(b, &wire);
 	if (n < 0)
 		goto out;
 	if (bp_eid_format(&req->dest, op->dest, sizeof(op->dest)) < 0 ||
@@ -463,7 +490,13 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		n = -EINVAL;
 		goto out;
 	}
-	seg = (struct store_seg){ .ptr = wire, .fd = -1, .len = (size_t)n };
+	/* The bundle: its encoding, or its encoding around the payload in the app's file. */
+	segs[0] = (struct store_seg){ .ptr = wire, .fd = -1, .len = in_fd ? at : (size_t)n };
+	if (in_fd) {
+		segs[1] = (struct store_seg){ .fd = op->payload_fd, .len = req->payload_len };
+		segs[2] = (struct store_seg){ .ptr = wire + at, .fd = -1, .len = (size_t)n - at };
+		nsegs = 3;
+	}
 	put = (struct store_put_req){
 		.dest = op->dest,
 		.source = source,
@@ -471,8 +504,8 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		.sequence = b->primary.sequence,
 		.expiry = op->expiry = expiry_of(&b->primary),
 		.state = op->local ? STORE_STATE_QUEUED_LOCAL : STORE_STATE_FORWARD,
-		.segs = &seg,
-		.nsegs = 1,
+		.segs = segs,
+		.nsegs = nsegs,
 	};
 	n = store_put(a->store, &put, on_stored, op, &id);
 	if (n == 0) {
@@ -484,9 +517,12 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		op = NULL;
 	}
 out:
+	if (map && map != MAP_FAILED)
+		munmap(map, req->payload_len);
 	free(wire);
 	free(b);
-	free(op);
+	if (op)
+		send_op_free(op);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -739,7 +775,7 @@ void agent_free(struct agent *a)
 
 		a->sends = op->next;
 		op->done(op->ctx, -ECANCELED, NULL);
-		free(op);
+		send_op_free(op);
 	}
 	for (size_t i = 0; i < a->nbuckets; i++) {
 		while (a->buckets[i]) {

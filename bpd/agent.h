@@ -49,6 +49,13 @@ struct agent_send_req {
 	uint8_t crc_type;
 	const uint8_t *payload; /* the caller's bytes, valid during agent_send() */
 	size_t payload_len;
+	/*
+	 * With payload NULL and payload_len > 0: the payload is bytes
+	 * [0, payload_len) of this memfd, sealed against writes and shrinking.
+	 * It goes into the store from the file (copy_file_range, sendfile),
+	 * never through a buffer of bpd's; agent_send() keeps its own dup.
+	 */
+	int payload_fd;
 };
 
 /* What a stored bundle is known by (RFC 9171 4.2.7): source + timestamp. */

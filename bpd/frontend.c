@@ -456,55 +456,40 @@ static void send_done(void *ctx, int status, const struct agent_sent *sent)
 }
 
 /*
- * The payload of a SEND: inline, or read from the fd the client passed
- * (*ret_copy then holds it). That fd must be a memfd sealed against writes
- * and shrinking, at least as long as announced: reading anything else could
- * block the loop (a FIFO, a device, a file on a hung NFS mount) or change
- * under us. Read, not mapped: no SIGBUS either way. A length over the
- * store's free space is refused before anything is allocated.
+ * The payload of a SEND: inline in the message, or the first BP_PAYLOAD_FD
+ * bytes of the fd that came with it. That fd must be a memfd sealed against
+ * writes and shrinking, at least as long as announced: reading anything else
+ * could block the loop (a FIFO, a device, a file on a hung NFS mount) or
+ * change under us. Its bytes are not read here: the agent hands the file to
+ * the store, which copies it in the kernel. A length over the store's free
+ * space is refused at once.
  */
-static int load_payload(struct client *c, const struct bp_msg *m, int fd, const uint8_t **ret,
-			size_t *ret_len, uint8_t **ret_copy)
+static int load_payload(struct client *c, const struct bp_msg *m, int fd,
+			struct agent_send_req *req)
 {
 	const int need = F_SEAL_SHRINK | F_SEAL_WRITE;
 	const struct bp_msg_field *f = bp_msg_find(m, BP_F_PAYLOAD);
 	uint64_t len = bp_msg_u64(m, BP_F_PAYLOAD_FD, 0);
 	struct stat st;
-	size_t off = 0;
-	uint8_t *buf;
-	int r, seals;
+	int seals, r;
 
-	*ret_copy = NULL;
 	if (f) {
-		*ret = f->ptr;
-		*ret_len = f->len;
+		req->payload = f->ptr;
+		req->payload_len = f->len;
 		return 0;
 	}
 	if (fd < 0)
 		return -EINVAL;
 	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0 || (uint64_t)st.st_size < len)
+	if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < len || len > SIZE_MAX)
 		return -EINVAL;
 	r = agent_room_for(c->fe->agent, len);
 	if (r < 0)
 		return r;
-	buf = malloc(len ? (size_t)len : 1);
-	if (!buf)
-		return -ENOBUFS;
-	while (off < len) {
-		ssize_t n = pread(fd, buf + off, (size_t)len - off, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return -EIO;
-		}
-		off += (size_t)n;
-	}
-	*ret = buf;
-	*ret_len = (size_t)len;
-	*ret_copy = buf;
+	req->payload = NULL;
+	req->payload_len = (size_t)len;
+	req->payload_fd = fd;
 	return 0;
 }
 
@@ -543,7 +528,6 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	char dest[BP_PROTO_MAX_EID + 1], rpt[BP_PROTO_MAX_EID + 1];
 	struct agent_send_req req;
 	struct send_ctx *s;
-	uint8_t *copy = NULL;
 	int r;
 
 	if (c->sending == BP_PROTO_MAX_INFLIGHT) {
@@ -559,7 +543,7 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 	if (r == 0 && !bp_msg_find(m, BP_F_REPORT_TO))
 		req.report_to = req.source;
 	if (r == 0)
-		r = load_payload(c, m, fd, &req.payload, &req.payload_len, &copy);
+		r = load_payload(c, m, fd, &req);
 	s = r == 0 ? malloc(sizeof(*s)) : NULL;
 	if (r == 0 && !s)
 		r = -ENOMEM;
@@ -574,7 +558,6 @@ static void handle_send(struct client *c, const struct bp_msg *m, int fd)
 			free(s);
 		}
 	}
-	free(copy);
 	if (r < 0) {
 		c->batch_failed = true;
 		reply(c, m->request, r, NULL, -1);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cbuf.h"
 #include "crc.h"
@@ -113,8 +114,43 @@ static void put_ext(struct cbuf_wr *wr, const struct bpv7_block *blk)
 	}
 }
 
+/*
+ * The payload data left out of the buffer (bpv7_encode_split): where it
+ * goes. Its CRC field is computed over the block's bytes before the data,
+ * the data itself (read, not copied), and the bytes after it.
+ */
+struct split {
+	size_t at;
+};
+
+static void put_crc_split(struct cbuf_wr *wr, size_t start, const struct bpv7_block *blk, size_t at)
+{
+	size_t len = blk->crc_type == BPV7_CRC_16 ? 2 : 4;
+	uint8_t *value;
+	uint32_t crc;
+
+	cbuf_write_bstr_head(wr, len);
+	value = cbuf_write_reserve(wr, len);
+	if (!value || !cbuf_wr_ok(wr))
+		return; /* measuring only */
+	memset(value, 0, len);
+	if (blk->crc_type == BPV7_CRC_16) {
+		uint16_t r = crc16_x25_update(CRC16_X25_INIT, wr->buf + start, at - start);
+
+		r = crc16_x25_update(r, blk->data, blk->data_len);
+		crc = crc16_x25_update(r, wr->buf + at, wr->len - at) ^ CRC16_X25_XOROUT;
+	} else {
+		uint32_t r = crc32c_update(CRC32C_INIT, wr->buf + start, at - start);
+
+		r = crc32c_update(r, blk->data, blk->data_len);
+		crc = crc32c_update(r, wr->buf + at, wr->len - at) ^ CRC32C_XOROUT;
+	}
+	for (size_t i = len; i-- > 0; crc >>= 8)
+		value[i] = (uint8_t)crc;
+}
+
 /* RFC 9171 4.3.2 */
-static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk)
+static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk, struct split *sp)
 {
 	size_t start = wr->len;
 
@@ -123,6 +159,13 @@ static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk)
 	cbuf_write_uint(wr, blk->number);
 	cbuf_write_uint(wr, blk->flags);
 	cbuf_write_uint(wr, blk->crc_type);
+	if (sp && blk->type == BPV7_BLOCK_PAYLOAD) {
+		cbuf_write_bstr_head(wr, blk->data_len);
+		sp->at = wr->len;
+		if (blk->crc_type)
+			put_crc_split(wr, start, blk, sp->at);
+		return;
+	}
 	if (blk->data || !bpv7_block_type_known(blk->type) || blk->type == BPV7_BLOCK_PAYLOAD) {
 		cbuf_write_bstr(wr, blk->data, blk->data_len);
 	} else {
@@ -137,7 +180,7 @@ static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk)
 		put_crc(wr, start, blk->crc_type);
 }
 
-static void put_bundle(struct cbuf_wr *wr, const struct bpv7_bundle *b)
+static void put_bundle(struct cbuf_wr *wr, const struct bpv7_bundle *b, struct split *sp)
 {
 	cbuf_write_indef_array(wr);
 	/* RFC 9171 4.3.1: a received primary block goes on unchanged, byte for byte. */
@@ -146,7 +189,7 @@ static void put_bundle(struct cbuf_wr *wr, const struct bpv7_bundle *b)
 	else
 		put_primary(wr, &b->primary);
 	for (unsigned i = 0; i < b->nblocks; i++)
-		put_block(wr, &b->blocks[i]);
+		put_block(wr, &b->blocks[i], sp);
 	cbuf_write_break(wr);
 }
 
@@ -157,7 +200,7 @@ long bpv7_encoded_size(const struct bpv7_bundle *b)
 	if (!bundle_encodable(b))
 		return -EINVAL;
 	cbuf_wr_init(&wr, NULL, 0);
-	put_bundle(&wr, b);
+	put_bundle(&wr, b, NULL);
 	return (long)wr.len;
 }
 
@@ -168,7 +211,7 @@ long bpv7_encode(const struct bpv7_bundle *b, uint8_t *buf, size_t cap)
 	if (!bundle_encodable(b))
 		return -EINVAL;
 	cbuf_wr_init(&wr, buf, cap);
-	put_bundle(&wr, b);
+	put_bundle(&wr, b, NULL);
 	if (!cbuf_wr_ok(&wr))
 		return -ENOSPC;
 	return (long)wr.len;
@@ -202,4 +245,30 @@ long bpv7_ext_encode(const struct bpv7_block *blk, uint8_t *buf, size_t cap)
 	cbuf_wr_init(&wr, buf, cap);
 	put_ext(&wr, blk);
 	return (long)wr.len;
+}
+
+long bpv7_encode_split_alloc(const struct bpv7_bundle *b, uint8_t **ret_buf, size_t *ret_at)
+{
+	struct split sp = { 0 };
+	struct cbuf_wr wr;
+	uint8_t *buf;
+	size_t size;
+
+	if (!bundle_encodable(b))
+		return -EINVAL;
+	cbuf_wr_init(&wr, NULL, 0);
+	put_bundle(&wr, b, &sp);
+	size = wr.len;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	cbuf_wr_init(&wr, buf, size);
+	put_bundle(&wr, b, &sp);
+	if (!cbuf_wr_ok(&wr) || wr.len != size) {
+		free(buf);
+		return -EINVAL;
+	}
+	*ret_buf = buf;
+	*ret_at = sp.at;
+	return (long)size;
 }

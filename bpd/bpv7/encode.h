@@ -31,6 +31,17 @@ long bpv7_encode(const struct bpv7_bundle *b, uint8_t *buf, size_t cap);
 /* Encode into a new malloc'd buffer owned by the caller. */
 long bpv7_encode_alloc(const struct bpv7_bundle *b, uint8_t **ret_buf);
 
+/*
+ * Encode as bpv7_encode_alloc() does, leaving out the payload block's data:
+ * the new buffer holds the bytes before the data (*ret_at of them), then the
+ * bytes after it, so the bundle is buf[0, at) + the data + buf[at, n). The
+ * data is read (for the payload block's CRC), never copied: it may be a
+ * read-only mapping of a file whose bytes then go out with sendfile or
+ * copy_file_range. Returns n (the bundle's length less the data's), -EINVAL
+ * or -ENOMEM.
+ */
+long bpv7_encode_split_alloc(const struct bpv7_bundle *b, uint8_t **ret_buf, size_t *ret_at);
+
 /* Encode a block's data for a known extension block type from blk->ext. */
 long bpv7_ext_encode(const struct bpv7_block *blk, uint8_t *buf, size_t cap);
 

@@ -316,7 +316,7 @@ static int fd_crc(int fd, uint64_t off, uint64_t len, uint32_t *reg)
 	 * checked to be long enough: touching a page past its end is SIGBUS.
 	 */
 	map = seals >= 0 && (seals & F_SEAL_SHRINK) ?
-		      mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)base) :
+		      mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)base) :
 		      MAP_FAILED;
 	if (map != MAP_FAILED) {
 		r = fstat(fd, &stbuf) == 0 && (uint64_t)stbuf.st_size >= off + len ? 0 : -EINVAL;

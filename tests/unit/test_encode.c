@@ -223,6 +223,50 @@ static void random_bundles_round_trip(void **state)
 	}
 }
 
+/*
+ * The split form, payload data left out: prefix + data + suffix is the
+ * whole encoding, byte for byte, at every size where a CBOR head grows
+ * and with each CRC type (the payload CRC covers data the buffer never held).
+ */
+static void split_encoding_is_the_same_bytes_around_the_payload(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 23, 24, 255, 256, 65535, 65536, 1 << 20 };
+	uint64_t seed = 7;
+	uint8_t *payload = malloc(1 << 20);
+
+	assert_non_null(payload);
+	for (size_t i = 0; i < (1 << 20); i++)
+		payload[i] = (uint8_t)rnd(&seed);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (uint8_t crc = 0; crc <= BPV7_CRC_32C; crc++) {
+			struct bpv7_bundle b;
+			char text[9][64];
+			uint8_t *whole = NULL, *split = NULL, *joined;
+			size_t at;
+			long n, m;
+
+			build_random(&seed, &b, text, payload, 100);
+			b.blocks[b.nblocks - 1].crc_type = crc;
+			b.blocks[b.nblocks - 1].data_len = sizes[k];
+			n = bpv7_encode_alloc(&b, &whole);
+			m = bpv7_encode_split_alloc(&b, &split, &at);
+			assert_true(n > 0);
+			assert_int_equal(m, n - (long)sizes[k]);
+			assert_true(at <= (size_t)m);
+			joined = malloc((size_t)n);
+			assert_non_null(joined);
+			memcpy(joined, split, at);
+			memcpy(joined + at, payload, sizes[k]);
+			memcpy(joined + at + sizes[k], split + at, (size_t)m - at);
+			assert_memory_equal(joined, whole, (size_t)n);
+			free(joined);
+			free(whole);
+			free(split);
+		}
+	}
+	free(payload);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +274,7 @@ int main(void)
 		cmocka_unit_test(unknown_blocks_are_reemitted_unchanged),
 		cmocka_unit_test(decode_keeps_a_noncanonical_primary_block_verbatim),
 		cmocka_unit_test(random_bundles_round_trip),
+		cmocka_unit_test(split_encoding_is_the_same_bytes_around_the_payload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
