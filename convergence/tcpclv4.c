@@ -430,10 +430,17 @@ static void on_segment(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 			s->rx_on = false;
 		return;
 	}
-	memcpy(s->rx + s->rx_len, m->u.seg.data, m->u.seg.data_len);
+	if (m->u.seg.data_len > 0)
+		memcpy(s->rx + s->rx_len, m->u.seg.data, m->u.seg.data_len);
 	s->rx_len += m->u.seg.data_len;
 	if (!(flags & TCPCL4_XFER_END)) {
 		send_ack(s, flags, s->rx_id, s->rx_len); /* 5.2.3: cumulative */
+		return;
+	}
+	if (s->rx_len == 0) {
+		/* Segments carrying nothing at all: no bundle is empty. */
+		send_refuse(s, TCPCL4_REFUSE_NOT_ACCEPTABLE, s->rx_id);
+		s->rx_on = false;
 		return;
 	}
 	/* The whole bundle: its final ACK waits for the owner's accept. */
