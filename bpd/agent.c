@@ -17,9 +17,11 @@
 #include "decode.h"
 #include "encode.h"
 #include "expiry.h"
+#include "links.h"
 #include "log.h"
 #include "node.h"
 #include "store.h"
+#include "tcpclv4_msg.h"
 
 #define EID_TEXT_MAX 1100
 
@@ -56,6 +58,9 @@ struct agent {
 	struct endpoint **buckets;
 	size_t nbuckets, nendpoints;
 	struct send_op *sends; /* in flight, so that agent_free can cancel them */
+	struct recv_op *recvs; /* received bundles being stored, likewise */
+	struct links *links;   /* NULL: no convergence layer (tests) */
+	ev_timer retry;	       /* another forwarding pass after a failed send */
 	struct expiry *expiry; /* lifetimes of the bundles stored (RFC 9171 5.5) */
 	uint64_t last_ms, seq; /* creation timestamps (RFC 9171 4.2.7) */
 };
@@ -72,6 +77,8 @@ struct send_op {
 	int payload_fd; /* the store may read it until on_stored: ours, or -1 */
 	char dest[EID_TEXT_MAX];
 };
+
+static void forward_one(struct agent *a, uint64_t id);
 
 static void send_op_free(struct send_op *op)
 {
@@ -438,6 +445,8 @@ static void on_stored(void *ctx, uint64_t id, int status)
 		watch_expiry(op->a, id, op->expiry);
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
+	else if (status == 0)
+		forward_one(op->a, id);
 	send_op_free(op);
 }
 
@@ -748,6 +757,235 @@ void agent_recover(struct agent *a)
 	(void)store_iterate(a->store, &f, add_expiry, a);
 }
 
+/* Forwarding (RFC 9171 5.4) and reception from other nodes (5.6) */
+
+/* Another look at waiting bundles this long after a send failed. */
+#define FORWARD_RETRY_S 2.0
+
+/* A received bundle on its way into the store; its transfer is answered when it is durable. */
+struct recv_op {
+	struct recv_op *prev, *next;
+	struct agent *a;
+	uint32_t link;
+	uint64_t xfer;
+	bool local;
+	uint64_t expiry;
+	char dest[EID_TEXT_MAX];
+};
+
+/*
+ * 5.4 step 4: the bundle as it leaves this node: our previous node block
+ * (4.4.1, replacing the sender's), its hop count one higher (4.4.3).
+ * -ELOOP when the hop limit is exceeded (the bundle is then deleted).
+ */
+static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8_t **ret)
+{
+	struct bpv7_block prev = { .type = BPV7_BLOCK_PREV_NODE };
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	struct bpv7_block *blk;
+
+	if (bpv7_decode(in, len, 0, &b, &err) < 0)
+		return -EBADMSG;
+	blk = bpv7_bundle_find(&b, BPV7_BLOCK_HOP_COUNT);
+	if (blk) {
+		if (blk->ext.hop.count >= blk->ext.hop.limit)
+			return -ELOOP;
+		blk->ext.hop.count++;
+		blk->data = NULL; /* encoded again from ext */
+		blk->data_len = 0;
+	}
+	blk = bpv7_bundle_find(&b, BPV7_BLOCK_PREV_NODE);
+	if (!blk) {
+		prev.number = bpv7_bundle_free_number(&b);
+		if (bpv7_bundle_add_block(&b, &prev) < 0)
+			return -ENOSPC;
+		blk = bpv7_bundle_find(&b, BPV7_BLOCK_PREV_NODE);
+	}
+	blk->ext.prev_node = a->node->eid;
+	blk->data = NULL;
+	blk->data_len = 0;
+	return bpv7_encode_alloc(&b, ret);
+}
+
+/* Hand bundle id to the link towards its destination, if one is up. */
+static void forward_one(struct agent *a, uint64_t id)
+{
+	struct store_meta meta;
+	const uint8_t *p;
+	uint8_t *copy, *wire = NULL;
+	struct bp_eid dest;
+	const char *why;
+	struct link *l;
+	size_t len;
+	long n;
+
+	if (!a->links || store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_FORWARD ||
+	    bp_eid_parse(meta.dest, strlen(meta.dest), &dest, &why) < 0)
+		return;
+	l = links_route(a->links, &dest);
+	if (!l || load_bundle(a, id, &p, &len, &copy) < 0)
+		return; /* it waits: store and forward */
+	n = forward_encode(a, p, len, &wire);
+	free(copy);
+	if (n == -ELOOP) {
+		(void)forget_bundle(a, id, "hop limit exceeded");
+		return;
+	}
+	if (n < 0) {
+		log_warn("bundle %llu for %s: cannot forward: %s", (unsigned long long)id,
+			 meta.dest, strerror((int)-n));
+		return;
+	}
+	if (link_send(l, id, wire, (size_t)n) == 0)
+		(void)store_set_state(a->store, id, STORE_STATE_IN_TRANSIT, link_id(l));
+	free(wire);
+}
+
+static int forward_each(void *ctx, const struct store_meta *m)
+{
+	forward_one(ctx, m->id);
+	return 0;
+}
+
+/* Every bundle waiting for a link: try again. */
+static void forward_all(struct agent *a)
+{
+	struct store_filter f = { .states = STORE_STATE_BIT(STORE_STATE_FORWARD) };
+
+	(void)store_iterate(a->store, &f, forward_each, a);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent *a = w->data;
+
+	forward_all(a);
+}
+
+void agent_set_links(struct agent *a, struct links *ls)
+{
+	a->links = ls;
+	forward_all(a); /* what recovery found waiting */
+}
+
+void agent_link_up(struct agent *a, struct link *l)
+{
+	forward_all(a);
+}
+
+void agent_link_down(struct agent *a, struct link *l)
+{
+}
+
+void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
+{
+	struct store_meta meta;
+
+	if (store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_IN_TRANSIT)
+		return; /* deleted meanwhile (expired, an operator) */
+	if (status == 0) {
+		/* 5.4 step 6: forwarded; the node keeps no copy. */
+		log_debug("bundle %llu for %s: forwarded to %s", (unsigned long long)id, meta.dest,
+			  link_peer(l));
+		(void)store_delete(a->store, id);
+		return;
+	}
+	/* 5.4.2: not forwarded now; it waits for another chance. */
+	(void)store_set_state(a->store, id, STORE_STATE_FORWARD, 0);
+	if (!ev_is_active(&a->retry))
+		ev_timer_start(a->loop, &a->retry);
+}
+
+static void recv_op_unlink(struct recv_op *op)
+{
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		op->a->recvs = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+}
+
+static void on_received_stored(void *ctx, uint64_t id, int status)
+{
+	struct recv_op *op = ctx;
+	struct agent *a = op->a;
+	struct link *l = links_get(a->links, op->link);
+
+	recv_op_unlink(op);
+	/* Only now, durable, does the peer hear that we have it (RFC 9174 5.2.3). */
+	if (l)
+		link_accept(l, op->xfer, status, TCPCL4_REFUSE_NO_RESOURCES);
+	if (status == 0) {
+		watch_expiry(a, id, op->expiry);
+		if (op->local)
+			deliver_local(a, op->dest, id);
+		else
+			forward_one(a, id);
+	}
+	free(op);
+}
+
+void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const uint8_t *data,
+			 size_t len)
+{
+	struct recv_op *op = calloc(1, sizeof(*op));
+	struct store_seg seg = { .ptr = data, .fd = -1, .len = len };
+	char source[EID_TEXT_MAX];
+	struct store_put_req put;
+	struct bpv7_bundle b;
+	struct bpv7_error err;
+	uint64_t id;
+	int r;
+
+	if (!op) {
+		link_accept(l, xfer, -ENOMEM, TCPCL4_REFUSE_NO_RESOURCES);
+		return;
+	}
+	/* 5.6: a bundle that does not decode is not acceptable. */
+	if (bpv7_decode(data, len, 0, &b, &err) < 0 ||
+	    bp_eid_format(&b.primary.dest, op->dest, sizeof(op->dest)) < 0 ||
+	    bp_eid_format(&b.primary.source, source, sizeof(source)) < 0) {
+		log_info("link %u (%s): a bundle that does not decode (%s): refused", link_id(l),
+			 link_peer(l), bpv7_error_name(err.code));
+		link_accept(l, xfer, -EBADMSG, TCPCL4_REFUSE_NOT_ACCEPTABLE);
+		free(op);
+		return;
+	}
+	op->a = a;
+	op->link = link_id(l);
+	op->xfer = xfer;
+	op->local = node_id_owns(a->node, &b.primary.dest);
+	op->expiry = expiry_of(&b.primary);
+	put = (struct store_put_req){
+		.dest = op->dest,
+		.source = source,
+		.creation_time = b.primary.creation_time,
+		.sequence = b.primary.sequence,
+		.is_fragment = b.primary.flags & BPV7_BPF_IS_FRAGMENT,
+		.frag_offset = b.primary.frag_offset,
+		.frag_len = bpv7_bundle_payload_const(&b)->data_len,
+		.expiry = op->expiry,
+		.state = op->local ? STORE_STATE_QUEUED_LOCAL : STORE_STATE_FORWARD,
+		.segs = &seg,
+		.nsegs = 1,
+	};
+	r = store_put(a->store, &put, on_received_stored, op, &id);
+	if (r < 0) {
+		/* A full store refuses inbound transfers (issue 4); the node goes on. */
+		link_accept(l, xfer, r,
+			    r == -ENOBUFS ? TCPCL4_REFUSE_NO_RESOURCES :
+					    TCPCL4_REFUSE_NOT_ACCEPTABLE);
+		free(op);
+		return;
+	}
+	op->next = a->recvs;
+	if (a->recvs)
+		a->recvs->prev = op;
+	a->recvs = op;
+}
+
 struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -762,6 +1000,8 @@ struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct
 		free(a);
 		return NULL;
 	}
+	ev_timer_init(&a->retry, retry_cb, FORWARD_RETRY_S, 0.);
+	a->retry.data = a;
 	return a;
 }
 
@@ -777,6 +1017,13 @@ void agent_free(struct agent *a)
 		op->done(op->ctx, -ECANCELED, NULL);
 		send_op_free(op);
 	}
+	while (a->recvs) {
+		struct recv_op *op = a->recvs;
+
+		a->recvs = op->next;
+		free(op);
+	}
+	ev_timer_stop(a->loop, &a->retry);
 	for (size_t i = 0; i < a->nbuckets; i++) {
 		while (a->buckets[i]) {
 			struct endpoint *ep = a->buckets[i];

@@ -18,6 +18,8 @@
 
 struct agent;
 struct agent_binding;
+struct link;
+struct links;
 struct node_id;
 struct store;
 
@@ -143,5 +145,19 @@ int agent_delete(struct agent *a, uint64_t id);
  * endpoint's queue for the next binding ("defer"), or are deleted ("abandon").
  */
 void agent_unbind(struct agent_binding *b, bool abandon);
+
+/*
+ * Other nodes (RFC 9171 5.4, 5.6). With links set, bundles for other nodes
+ * go out on the link whose peer owns their destination, as soon as one is
+ * up; without one they wait in the store. A bundle received from a link is
+ * stored, and only then is its transfer acknowledged; it is delivered here
+ * or forwarded on. main wires the links' callbacks to these.
+ */
+void agent_set_links(struct agent *a, struct links *ls);
+void agent_link_up(struct agent *a, struct link *l);
+void agent_link_down(struct agent *a, struct link *l);
+void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const uint8_t *data,
+			 size_t len);
+void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status);
 
 #endif

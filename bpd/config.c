@@ -39,6 +39,63 @@ void config_init(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	access_free(&cfg->access);
+	free(cfg->listen);
+	free(cfg->neighbors);
+}
+
+/* "tcpcl:..." of a sane length; links.c parses the rest when bpd starts. */
+static bool addr_ok(const char *addr)
+{
+	return strncmp(addr, "tcpcl:", 6) == 0 && strlen(addr) < CONFIG_ADDR_MAX;
+}
+
+static int cmd_listen(struct config *cfg, int argc, char **argv, const char **why)
+{
+	char(*l)[CONFIG_ADDR_MAX];
+
+	if (argc != 2 || !addr_ok(argv[1])) {
+		*why = "usage: listen tcpcl:HOST:PORT";
+		return -EINVAL;
+	}
+	if (cfg->nlisten == 64) {
+		*why = "at most 64 listen lines";
+		return -EINVAL;
+	}
+	l = realloc(cfg->listen, (cfg->nlisten + 1) * sizeof(*l));
+	if (!l) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	cfg->listen = l;
+	strcpy(l[cfg->nlisten++], argv[1]);
+	return 0;
+}
+
+static int cmd_neighbor(struct config *cfg, int argc, char **argv, const char **why)
+{
+	struct config_neighbor *n;
+	struct node_id node;
+
+	if (argc != 4 || strcmp(argv[1], "add") != 0 || !addr_ok(argv[3])) {
+		*why = "usage: neighbor add NODE tcpcl:HOST:PORT";
+		return -EINVAL;
+	}
+	if (node_id_parse(argv[2], &node, why) < 0)
+		return -EINVAL;
+	if (cfg->nneighbors == 1024) {
+		*why = "at most 1024 neighbors";
+		return -EINVAL;
+	}
+	n = realloc(cfg->neighbors, (cfg->nneighbors + 1) * sizeof(*n));
+	if (!n) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	cfg->neighbors = n;
+	n += cfg->nneighbors++;
+	snprintf(n->node, sizeof(n->node), "%s", node.text);
+	strcpy(n->addr, argv[3]);
+	return 0;
 }
 
 static int cmd_node(struct config *cfg, int argc, char **argv, const char **why)
@@ -170,6 +227,10 @@ int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why
 		return cmd_node(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "store") == 0)
 		return cmd_store(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "listen") == 0)
+		return cmd_listen(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "neighbor") == 0)
+		return cmd_neighbor(cfg, argc, argv, ret_why);
 	*ret_why = "unknown command";
 	return -EINVAL;
 }

@@ -18,6 +18,13 @@
 #include "store.h"
 #include "store_log.h"
 
+#define CONFIG_ADDR_MAX 96
+
+struct config_neighbor {
+	char node[NODE_TEXT_MAX];
+	char addr[CONFIG_ADDR_MAX];
+};
+
 struct config {
 	/* From the command line (NULL when not given). */
 	const char *node_arg;
@@ -34,6 +41,11 @@ struct config {
 	struct frontend_limits limits;
 	struct access access;
 	bool abandon; /* default delivery policy: "abandon" instead of "defer" */
+	/* "listen ADDR" and "neighbor add NODE ADDR" lines, applied when bpd starts. */
+	char (*listen)[CONFIG_ADDR_MAX];
+	size_t nlisten;
+	struct config_neighbor *neighbors;
+	size_t nneighbors;
 	/* Resolved. */
 	struct node_id node;
 	char state_dir[PATH_MAX];
@@ -56,6 +68,8 @@ void config_free(struct config *cfg);
  *	limit sockets|sockets-per-user|unconsumed N
  *	delivery policy defer|abandon		for sockets that do not choose
  *	access ...				see access.h
+ *	listen tcpcl:HOST:PORT			accept TCPCLv4 sessions (links.h)
+ *	neighbor add NODE tcpcl:HOST:PORT	keep a link to NODE
  *
  * Returns 0, or -EINVAL after
  * logging "FILE:LINE: why" for the first bad line (nothing after it is

@@ -416,7 +416,8 @@ static int cmd_store(struct control_env *env, int argc, char **argv, bool json, 
 
 int control_run(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
 {
-	static const char *const config_only[] = { "node", "store", "limit", "delivery", "access" };
+	static const char *const config_only[] = { "node",   "store",  "limit",	  "delivery",
+						   "access", "listen", "neighbor" };
 
 	if (argc == 0)
 		return usage(out, "bpctl COMMAND [ARGS]");

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "frontend.h"
+#include "links.h"
 #include "log.h"
 #include "node.h"
 #include "store.h"
@@ -61,6 +62,9 @@ static const char usage[] =
 	"                                    client limits (default 4096, 1024, 4096)\n"
 	"  delivery policy defer|abandon     for sockets that do not choose (defer)\n"
 	"  access admin user|group NAME      may run admin commands, bind anything\n"
+	"  listen tcpcl:HOST:PORT            accept TCPCLv4 sessions (RFC 9174) there\n"
+	"  neighbor add NODE tcpcl:HOST:PORT keep a TCPCLv4 link to NODE (ipn:N or\n"
+	"                                    dtn://name) at that address\n"
 	"  access bind PATTERN user|group NAME\n"
 	"                                    grant and reserve endpoints (ipn:1.7,\n"
 	"                                    ipn:1.300-399, ipn:*.5, dtn://n/app*);\n"
@@ -75,6 +79,7 @@ struct bpd {
 	struct config cfg;
 	struct store *store;
 	struct agent *agent;
+	struct links *links;
 	struct frontend *fe;
 	struct control_env control;
 	ev_signal sigterm, sigint;
@@ -221,6 +226,62 @@ static int resolve(struct config *cfg)
 	return r;
 }
 
+/* Links' events go to the agent. */
+static void on_link_up(void *ctx, struct link *l)
+{
+	agent_link_up(ctx, l);
+}
+
+static void on_link_received(void *ctx, struct link *l, uint64_t xfer, const uint8_t *data,
+			     size_t len)
+{
+	agent_link_received(ctx, l, xfer, data, len);
+}
+
+static void on_link_sent(void *ctx, struct link *l, uint64_t id, int status)
+{
+	agent_link_sent(ctx, l, id, status);
+}
+
+static void on_link_down(void *ctx, struct link *l)
+{
+	agent_link_down(ctx, l);
+}
+
+static const struct links_ops link_ops = {
+	.up = on_link_up,
+	.received = on_link_received,
+	.sent = on_link_sent,
+	.down = on_link_down,
+};
+
+/* The listeners and neighbours of the config. */
+static int start_links(struct bpd *d)
+{
+	const char *why;
+	size_t i;
+
+	d->links = links_new(d->loop, &d->cfg.node, &link_ops, d->agent);
+	if (!d->links) {
+		log_err("links: out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < d->cfg.nlisten; i++)
+		if (links_listen(d->links, d->cfg.listen[i], &why) < 0) {
+			log_err("listen %s: %s", d->cfg.listen[i], why);
+			return -EINVAL;
+		}
+	for (i = 0; i < d->cfg.nneighbors; i++)
+		if (links_neighbor_add(d->links, d->cfg.neighbors[i].node, d->cfg.neighbors[i].addr,
+				       &why) < 0) {
+			log_err("neighbor %s %s: %s", d->cfg.neighbors[i].node,
+				d->cfg.neighbors[i].addr, why);
+			return -EINVAL;
+		}
+	agent_set_links(d->agent, d->links);
+	return 0;
+}
+
 static int start(struct bpd *d)
 {
 	struct frontend_opts opts = {
@@ -251,6 +312,9 @@ static int start(struct bpd *d)
 		return -ENOMEM;
 	}
 	agent_recover(d->agent);
+	r = start_links(d);
+	if (r < 0)
+		return r;
 	d->control = (struct control_env){
 		.cfg = &d->cfg,
 		.agent = d->agent,
@@ -273,6 +337,7 @@ static int start(struct bpd *d)
 static void stop(struct bpd *d)
 {
 	frontend_free(d->fe);
+	links_free(d->links);
 	agent_free(d->agent);
 	store_free(d->store);
 }

@@ -764,6 +764,13 @@ void tcpcl4_session_close(struct tcpcl4_session *s, uint8_t reason)
 	release(s);
 }
 
+void tcpcl4_session_abort(struct tcpcl4_session *s)
+{
+	hold(s);
+	die(s, "closed");
+	release(s);
+}
+
 void tcpcl4_session_stats(const struct tcpcl4_session *s, struct tcpcl4_stats *ret)
 {
 	*ret = s->stats;

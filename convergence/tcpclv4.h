@@ -100,6 +100,13 @@ void tcpcl4_session_accept(struct tcpcl4_session *s, uint64_t xfer_id, int statu
 /* End the session with SESS_TERM (reason) once what is queued has gone. */
 void tcpcl4_session_close(struct tcpcl4_session *s, uint8_t reason);
 
+/*
+ * End the session now, without a SESS_TERM (bpd is stopping): its sends
+ * hear -ECONNRESET, then ops->down; freed on return unless called from one
+ * of its callbacks (then when that returns).
+ */
+void tcpcl4_session_abort(struct tcpcl4_session *s);
+
 /* Counters for bpctl. */
 struct tcpcl4_stats {
 	uint64_t bundles_in, bytes_in, bundles_out, bytes_out, refused_in, refused_out;

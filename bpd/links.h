@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Links to other nodes: TCPCLv4 listeners ("listen tcpcl:HOST:PORT"), and
+ * neighbours ("neighbor add NODE tcpcl:HOST:PORT") that bpd keeps connected,
+ * retrying with a growing delay (1 s doubling to 60 s) while the peer is
+ * away. Every session, incoming or outgoing, is a link; a link is known by
+ * the node ID its peer announced in SESS_INIT (RFC 9174 4.6), and a bundle
+ * goes out on the link whose peer node owns its destination.
+ *
+ * A link has a number (never 0, not reused while bpd runs): the agent keeps
+ * it, not the pointer, across anything asynchronous, and looks the link up
+ * again with links_get(), since a link can go at any loop turn.
+ */
+#ifndef BPD_LINKS_H
+#define BPD_LINKS_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eid.h"
+#include "node.h"
+
+struct links;
+struct link;
+
+struct links_ops {
+	/* The link is up: its peer's node is link_peer(l). */
+	void (*up)(void *ctx, struct link *l);
+	/*
+	 * A whole bundle arrived; data is valid during the call. Answer with
+	 * link_accept(), now or later (look the link up by number first).
+	 */
+	void (*received)(void *ctx, struct link *l, uint64_t xfer, const uint8_t *data, size_t len);
+	/* The send of bundle id ended: 0 the peer took it all, else -errno. */
+	void (*sent)(void *ctx, struct link *l, uint64_t id, int status);
+	/* The link is going (its sends were answered first). */
+	void (*down)(void *ctx, struct link *l);
+};
+
+/* node: ours, announced in SESS_INIT as ipn:N.0 or dtn://name/. Copied. */
+struct links *links_new(struct ev_loop *loop, const struct node_id *node,
+			const struct links_ops *ops, void *ctx);
+/* Close every listener and link (their sends answered first); accepts NULL. */
+void links_free(struct links *ls);
+
+/* Listen on "tcpcl:HOST:PORT" (HOST numeric: 127.0.0.1, [::1]). 0 or -errno with *why. */
+int links_listen(struct links *ls, const char *addr, const char **why);
+/* Keep a link to node (text: ipn:N or dtn://name) at "tcpcl:HOST:PORT". */
+int links_neighbor_add(struct links *ls, const char *node, const char *addr, const char **why);
+
+/* An up link whose peer owns eid (RFC 9171 5.4 step 1: the next hop), or NULL. */
+struct link *links_route(struct links *ls, const struct bp_eid *eid);
+/* The link numbered id, if it is still there. */
+struct link *links_get(struct links *ls, uint32_t id);
+
+uint32_t link_id(const struct link *l);
+/* The peer's node as it announced it ("ipn:2.0"), once up. */
+const char *link_peer(const struct link *l);
+
+/* Send an encoded bundle (copied); ops->sent answers with id. 0 or -errno. */
+int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len);
+/* Answer a received bundle: 0 acknowledges it, else it is refused (reason: RFC 9174 5.2.4). */
+void link_accept(struct link *l, uint64_t xfer, int status, uint8_t reason);
+
+/* Walk the links for bpctl. */
+struct link_info {
+	uint32_t id;
+	const char *peer; /* "" until up */
+	const char *addr; /* the neighbour's address, or the remote address */
+	bool up;
+	bool outgoing;
+	uint64_t bundles_in, bytes_in, bundles_out, bytes_out;
+};
+void links_walk(struct links *ls, void (*fn)(void *ctx, const struct link_info *li), void *ctx);
+
+#endif
