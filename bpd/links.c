@@ -73,6 +73,7 @@ struct links {
 	struct listener *listeners;
 	uint32_t next_id;
 	struct tcpcl4_config cfg;
+	bool stopping; /* no more reconnects */
 };
 
 /* "tcpcl:HOST:PORT", HOST an IPv4 address or [IPv6]. */
@@ -184,7 +185,8 @@ static void s_down(void *ctx, struct tcpcl4_session *s, const char *why)
 	*pp = l->next;
 	if (l->nb) {
 		l->nb->link = NULL;
-		schedule_retry(l->nb);
+		if (!ls->stopping)
+			schedule_retry(l->nb);
 	}
 	free(l);
 }
@@ -421,6 +423,35 @@ struct links *links_new(struct ev_loop *loop, const struct node_id *node,
 		.setup_timeout_s = SETUP_TIMEOUT_S,
 	};
 	return ls;
+}
+
+static void shutdown_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ONE);
+}
+
+void links_shutdown(struct links *ls, double timeout_s)
+{
+	struct neighbor *nb;
+	struct link *l, *next;
+	ev_timer t;
+
+	if (!ls)
+		return;
+	ls->stopping = true;
+	for (struct listener *li = ls->listeners; li; li = li->next)
+		ev_io_stop(ls->loop, &li->w);
+	for (nb = ls->neighbors; nb; nb = nb->next)
+		ev_timer_stop(ls->loop, &nb->retry);
+	for (l = ls->links; l; l = next) {
+		next = l->next; /* closing may take l down at once */
+		tcpcl4_session_close(l->s, TCPCL4_TERM_UNKNOWN);
+	}
+	ev_timer_init(&t, shutdown_timeout_cb, timeout_s, 0.);
+	ev_timer_start(ls->loop, &t);
+	while (ls->links && ev_is_active(&t))
+		ev_run(ls->loop, EVRUN_ONCE);
+	ev_timer_stop(ls->loop, &t);
 }
 
 void links_free(struct links *ls)

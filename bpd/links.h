@@ -42,6 +42,11 @@ struct links_ops {
 /* node: ours, announced in SESS_INIT as ipn:N.0 or dtn://name/. Copied. */
 struct links *links_new(struct ev_loop *loop, const struct node_id *node,
 			const struct links_ops *ops, void *ctx);
+/*
+ * Stopping: end every link with SESS_TERM (RFC 9174 6.1) and run the loop
+ * until they are closed or timeout_s has passed. Accepts NULL.
+ */
+void links_shutdown(struct links *ls, double timeout_s);
 /* Close every listener and link (their sends answered first); accepts NULL. */
 void links_free(struct links *ls);
 

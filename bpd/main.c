@@ -337,6 +337,7 @@ static int start(struct bpd *d)
 static void stop(struct bpd *d)
 {
 	frontend_free(d->fe);
+	links_shutdown(d->links, 2.0);
 	links_free(d->links);
 	agent_free(d->agent);
 	store_free(d->store);
