@@ -17,6 +17,7 @@
 #include "decode.h"
 #include "expiry.h"
 #include "frontend.h"
+#include "links.h"
 #include "parse.h"
 #include "store.h"
 #include "textbuf.h"
@@ -177,6 +178,54 @@ static int cmd_endpoints(struct control_env *env, int argc, char **argv, bool js
 			  "QUEUED", "UNCONSUMED");
 	}
 	agent_walk_endpoints(env->agent, print_endpoint, &w);
+	if (json)
+		tb_printf(out, "]\n");
+	return 0;
+}
+
+/* links */
+
+struct link_walk {
+	struct textbuf *out;
+	bool json;
+	unsigned n;
+};
+
+static void print_link(void *ctx, const struct link_info *li)
+{
+	struct link_walk *w = ctx;
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"id\":%u,\"peer\":", w->n++ ? "," : "", li->id);
+		tb_json_str(w->out, li->peer);
+		tb_printf(w->out, ",\"address\":");
+		tb_json_str(w->out, li->addr);
+		tb_printf(w->out,
+			  ",\"up\":%s,\"outgoing\":%s,\"bundles_in\":%" PRIu64
+			  ",\"bytes_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
+			  ",\"bytes_out\":%" PRIu64 "}",
+			  li->up ? "true" : "false", li->outgoing ? "true" : "false",
+			  li->bundles_in, li->bytes_in, li->bundles_out, li->bytes_out);
+		return;
+	}
+	tb_printf(w->out, "%-5u %-22s %-28s %-4s %-3s %10" PRIu64 " %10" PRIu64 "\n", li->id,
+		  li->peer[0] ? li->peer : "-", li->addr, li->up ? "up" : "init",
+		  li->outgoing ? "out" : "in", li->bundles_in, li->bundles_out);
+}
+
+static int cmd_links(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
+{
+	struct link_walk w = { .out = out, .json = json };
+
+	if (argc != 1)
+		return usage(out, "links");
+	if (json)
+		tb_printf(out, "[");
+	else
+		tb_printf(out, "%-5s %-22s %-28s %-4s %-3s %10s %10s\n", "LINK", "PEER", "ADDRESS",
+			  "STATE", "DIR", "BUNDLES IN", "OUT");
+	if (env->links)
+		links_walk(env->links, print_link, &w);
 	if (json)
 		tb_printf(out, "]\n");
 	return 0;
@@ -425,6 +474,8 @@ int control_run(struct control_env *env, int argc, char **argv, bool json, struc
 		return cmd_status(env, argc, argv, json, out);
 	if (strcmp(argv[0], "endpoints") == 0)
 		return cmd_endpoints(env, argc, argv, json, out);
+	if (strcmp(argv[0], "links") == 0)
+		return cmd_links(env, argc, argv, json, out);
 	if (strcmp(argv[0], "bundles") == 0)
 		return cmd_bundles(env, argc, argv, json, out);
 	/* "store" alone shows the store; "store quota ..." is a config line. */

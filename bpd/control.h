@@ -25,12 +25,15 @@ struct frontend;
 struct store;
 struct textbuf;
 
+struct links;
+
 struct control_env {
 	const struct config *cfg;
 	struct agent *agent;
 	struct store *store;
 	struct frontend *fe;
-	double started; /* ev_time() when bpd started */
+	struct links *links; /* links to other nodes */
+	double started;	     /* ev_time() when bpd started */
 };
 
 /*

@@ -327,6 +327,7 @@ static int start(struct bpd *d)
 		return -errno;
 	}
 	d->control.fe = d->fe;
+	d->control.links = d->links;
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
 	ev_signal_start(d->loop, &d->sigterm);

@@ -199,10 +199,41 @@ static void exchange(struct node *from, struct node *to, unsigned n, unsigned se
 	free(want);
 }
 
+/* bpctl links on node n, --json: its output. */
+static void links_json(struct node *n, char *out, size_t cap)
+{
+	char cmd[256];
+	FILE *p;
+	size_t k;
+
+	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s links --json", n->sock, BPCTL_PATH);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	k = fread(out, 1, cap - 1, p);
+	out[k] = '\0';
+	assert_int_equal(pclose(p), 0);
+}
+
 static void bundles_cross_a_tcpclv4_link_both_ways(void **state)
 {
+	char out[4096];
+
 	exchange(&a, &b, 12, 1, true);
 	exchange(&b, &a, 6, 100, false);
+	/* a's links to ipn:2 (its own and the one ipn:2 opened) carried the 12 bundles. */
+	links_json(&a, out, sizeof(out));
+	assert_non_null(strstr(out, "\"peer\":\"ipn:2.0\""));
+	assert_non_null(strstr(out, "\"up\":true"));
+	{
+		unsigned long sent = 0, got = 0;
+
+		for (const char *p = out; (p = strstr(p, "\"bundles_out\":")); p++)
+			sent += strtoul(p + 14, NULL, 10);
+		for (const char *p = out; (p = strstr(p, "\"bundles_in\":")); p++)
+			got += strtoul(p + 13, NULL, 10);
+		assert_int_equal(sent, 12);
+		assert_int_equal(got, 6);
+	}
 }
 
 /* Store and forward: the far node is down, the bundles wait, then go. */

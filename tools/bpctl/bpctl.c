@@ -33,6 +33,8 @@ static const struct bpctl_cmd cmds[] = {
 	{ "endpoints", "list bpd's endpoints: bound by whom, queued, unconsumed",
 	  daemon_endpoints_usage, daemon_cmd_run },
 	{ "help", "show this overview or the help of one command", help_usage, cmd_help },
+	{ "links", "list bpd's links to other nodes: peer, address, bundles in and out",
+	  daemon_links_usage, daemon_cmd_run },
 	{ "status", "show the running node: ID, store, clients", daemon_status_usage,
 	  daemon_cmd_run },
 	{ "store", "show bpd's bundle store: use, segments, syncs, recovery", daemon_store_usage,

@@ -36,6 +36,14 @@ const char daemon_endpoints_usage[] =
 	"them) and unbound ones with bundles waiting, with how many are queued\n"
 	"and how many were delivered but not yet consumed.\n" DAEMON_OPTIONS;
 
+const char daemon_links_usage[] =
+	"usage: bpctl links [--json]\n"
+	"\n"
+	"List bpd's links to other nodes (TCPCLv4 sessions, RFC 9174): the\n"
+	"peer's node ID, the address, whether the session is up, whether bpd\n"
+	"opened it (a neighbor) or accepted it, and the bundles received and\n"
+	"sent on it.\n" DAEMON_OPTIONS;
+
 const char daemon_bundles_usage[] =
 	"usage: bpctl bundles [list] [--state STATE] [--dest EID] [--limit N] [--json]\n"
 	"       bpctl bundles show ID [--json]\n"
@@ -183,6 +191,8 @@ static const char *usage_of(const char *cmd)
 		return daemon_endpoints_usage;
 	if (strcmp(cmd, "store") == 0)
 		return daemon_store_usage;
+	if (strcmp(cmd, "links") == 0)
+		return daemon_links_usage;
 	return daemon_bundles_usage;
 }
 

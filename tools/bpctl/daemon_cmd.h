@@ -9,6 +9,7 @@
 
 extern const char daemon_status_usage[];
 extern const char daemon_endpoints_usage[];
+extern const char daemon_links_usage[];
 extern const char daemon_bundles_usage[];
 extern const char daemon_store_usage[];
 
