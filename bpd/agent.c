@@ -78,7 +78,7 @@ struct send_op {
 	char dest[EID_TEXT_MAX];
 };
 
-static void forward_one(struct agent *a, uint64_t id);
+static int forward_one(struct agent *a, uint64_t id);
 
 static void send_op_free(struct send_op *op)
 {
@@ -446,7 +446,7 @@ static void on_stored(void *ctx, uint64_t id, int status)
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
 	else if (status == 0)
-		forward_one(op->a, id);
+		(void)forward_one(op->a, id);
 	send_op_free(op);
 }
 
@@ -808,8 +808,11 @@ static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8
 	return bpv7_encode_alloc(&b, ret);
 }
 
-/* Hand bundle id to the link towards its destination, if one is up. */
-static void forward_one(struct agent *a, uint64_t id)
+/*
+ * Hand bundle id to the link towards its destination, if one is up and not
+ * full. Returns -EBUSY when that link is full (a walk can stop there), else 0.
+ */
+static int forward_one(struct agent *a, uint64_t id)
 {
 	struct store_meta meta;
 	const uint8_t *p;
@@ -822,30 +825,33 @@ static void forward_one(struct agent *a, uint64_t id)
 
 	if (!a->links || store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_FORWARD ||
 	    bp_eid_parse(meta.dest, strlen(meta.dest), &dest, &why) < 0)
-		return;
+		return 0;
 	l = links_route(a->links, &dest);
+	if (l && link_busy(l))
+		return -EBUSY; /* it waits its turn: more go when the link acknowledges */
 	if (!l || load_bundle(a, id, &p, &len, &copy) < 0)
-		return; /* it waits: store and forward */
+		return 0; /* it waits: store and forward */
 	n = forward_encode(a, p, len, &wire);
 	free(copy);
 	if (n == -ELOOP) {
 		(void)forget_bundle(a, id, "hop limit exceeded");
-		return;
+		return 0;
 	}
 	if (n < 0) {
 		log_warn("bundle %llu for %s: cannot forward: %s", (unsigned long long)id,
 			 meta.dest, strerror((int)-n));
-		return;
+		return 0;
 	}
 	if (link_send(l, id, wire, (size_t)n) == 0)
 		(void)store_set_state(a->store, id, STORE_STATE_IN_TRANSIT, link_id(l));
 	free(wire);
+	return 0;
 }
 
 static int forward_each(void *ctx, const struct store_meta *m)
 {
-	forward_one(ctx, m->id);
-	return 0;
+	/* A full link stops the walk: bundles keep their order, and it resumes on an ack. */
+	return forward_one(ctx, m->id) == -EBUSY;
 }
 
 /* Every bundle waiting for a link: try again. */
@@ -889,6 +895,7 @@ void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 		log_debug("bundle %llu for %s: forwarded to %s", (unsigned long long)id, meta.dest,
 			  link_peer(l));
 		(void)store_delete(a->store, id);
+		forward_all(a); /* room on the link: the next ones */
 		return;
 	}
 	/* 5.4.2: not forwarded now; it waits for another chance. */
@@ -922,7 +929,7 @@ static void on_received_stored(void *ctx, uint64_t id, int status)
 		if (op->local)
 			deliver_local(a, op->dest, id);
 		else
-			forward_one(a, id);
+			(void)forward_one(a, id);
 	}
 	free(op);
 }

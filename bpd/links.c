@@ -522,6 +522,11 @@ const char *link_peer(const struct link *l)
 	return l->peer;
 }
 
+bool link_busy(const struct link *l)
+{
+	return tcpcl4_session_busy(l->s);
+}
+
 int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len)
 {
 	return tcpcl4_session_send(l->s, id, data, len);

@@ -64,6 +64,8 @@ uint32_t link_id(const struct link *l);
 /* The peer's node as it announced it ("ipn:2.0"), once up. */
 const char *link_peer(const struct link *l);
 
+/* Enough is queued on l: send more when ops->sent reports one done. */
+bool link_busy(const struct link *l);
 /* Send an encoded bundle (copied); ops->sent answers with id. 0 or -errno. */
 int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len);
 /* Answer a received bundle: 0 acknowledges it, else it is refused (reason: RFC 9174 5.2.4). */

@@ -66,6 +66,7 @@ struct tcpcl4_session {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	struct out_xfer *xq, *xq_tail;
+	size_t nqueued, queued_bytes; /* in xq */
 	uint64_t next_id;
 
 	/* The transfer being received. */
@@ -469,6 +470,8 @@ static void on_ack(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 	s->xq = x->next;
 	if (!s->xq)
 		s->xq_tail = NULL;
+	s->nqueued--;
+	s->queued_bytes -= x->len;
 	s->stats.bundles_out++;
 	s->stats.bytes_out += x->len;
 	s->ops.sent(s->ctx, s, x->token, 0, 0);
@@ -489,6 +492,8 @@ static void on_refuse(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 	}
 	/* 5.2.4: stop sending it (segments already queued still go; the peer drops them). */
 	*pp = x->next;
+	s->nqueued--;
+	s->queued_bytes -= x->len;
 	if (s->xq_tail == x) {
 		struct out_xfer *t = s->xq;
 
@@ -723,6 +728,8 @@ int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t 
 	else
 		s->xq = x;
 	s->xq_tail = x;
+	s->nqueued++;
+	s->queued_bytes += len;
 	hold(s);
 	pump(s);
 	release(s);
@@ -774,4 +781,9 @@ void tcpcl4_session_abort(struct tcpcl4_session *s)
 void tcpcl4_session_stats(const struct tcpcl4_session *s, struct tcpcl4_stats *ret)
 {
 	*ret = s->stats;
+}
+
+bool tcpcl4_session_busy(const struct tcpcl4_session *s)
+{
+	return s->nqueued >= TCPCL4_QUEUE_MAX || s->queued_bytes >= TCPCL4_QUEUE_BYTES_MAX;
 }

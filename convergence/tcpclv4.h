@@ -107,6 +107,16 @@ void tcpcl4_session_close(struct tcpcl4_session *s, uint8_t reason);
  */
 void tcpcl4_session_abort(struct tcpcl4_session *s);
 
+/*
+ * Bundles queued by tcpcl4_session_send() and not yet acknowledged: the
+ * owner keeps the rest in its store (copies of them would grow bpd's memory
+ * with the backlog) and sends more as ops->sent reports transfers done.
+ */
+#define TCPCL4_QUEUE_MAX 64
+#define TCPCL4_QUEUE_BYTES_MAX (64u << 20)
+/* As many as that are queued: send more when one is answered. */
+bool tcpcl4_session_busy(const struct tcpcl4_session *s);
+
 /* Counters for bpctl. */
 struct tcpcl4_stats {
 	uint64_t bundles_in, bytes_in, bundles_out, bytes_out, refused_in, refused_out;

@@ -236,7 +236,10 @@ static void bundles_cross_a_tcpclv4_link_both_ways(void **state)
 	}
 }
 
-/* Store and forward: the far node is down, the bundles wait, then go. */
+/*
+ * Store and forward: the far node is down, the bundles wait, then go: more
+ * than a link queues at once (TCPCL4_QUEUE_MAX), in order.
+ */
 static void bundles_wait_while_the_next_hop_is_down(void **state)
 {
 	node_stop(&b);
@@ -246,7 +249,7 @@ static void bundles_wait_while_the_next_hop_is_down(void **state)
 		uint8_t buf[1000];
 		int tx = bound(&a, 9);
 
-		for (unsigned i = 0; i < 5; i++) {
+		for (unsigned i = 0; i < 150; i++) {
 			fill(buf, sizeof(buf), 500 + i);
 			assert_int_equal(bp_sendto(tx, buf, sizeof(buf), 0,
 						   (struct sockaddr *)&dest, sizeof(dest)),
@@ -259,7 +262,7 @@ static void bundles_wait_while_the_next_hop_is_down(void **state)
 		uint8_t buf[2000], want[1000];
 		int rx = bound(&b, 7);
 
-		for (unsigned i = 0; i < 5; i++) {
+		for (unsigned i = 0; i < 150; i++) {
 			struct pollfd p = { .fd = rx, .events = POLLIN };
 
 			/* a retries its link with a growing delay: allow for a few rounds. */
