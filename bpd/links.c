@@ -37,6 +37,8 @@ struct link {
 	struct tcpcl4_session *s;
 	struct neighbor *nb; /* the neighbour it was opened for, or NULL (incoming) */
 	bool up;
+	bool peer_ok; /* peer parsed as a node ID into peer_node */
+	struct node_id peer_node;
 	char peer[TCPCL4_NODE_ID_MAX + 1];
 	char addr[ADDR_TEXT_MAX];
 };
@@ -144,8 +146,14 @@ static void schedule_retry(struct neighbor *nb);
 static void s_up(void *ctx, struct tcpcl4_session *s, const char *id, size_t len)
 {
 	struct link *l = ctx;
+	const char *why;
 
 	snprintf(l->peer, sizeof(l->peer), "%.*s", (int)len, id);
+	/* Parsed once: every bundle forwarded looks for the link whose peer owns it. */
+	l->peer_ok = node_id_parse(l->peer, &l->peer_node, &why) == 0;
+	if (!l->peer_ok)
+		log_warn("link %u: peer node ID '%s' is not one (%s): no bundles go to it", l->id,
+			 l->peer, why);
 	l->up = true;
 	if (l->nb)
 		l->nb->delay = RETRY_MIN_S;
@@ -493,13 +501,9 @@ struct link *links_route(struct links *ls, const struct bp_eid *eid)
 {
 	struct link *l;
 
-	for (l = ls->links; l; l = l->next) {
-		struct node_id peer;
-		const char *why;
-
-		if (l->up && node_id_parse(l->peer, &peer, &why) == 0 && node_id_owns(&peer, eid))
+	for (l = ls->links; l; l = l->next)
+		if (l->up && l->peer_ok && node_id_owns(&l->peer_node, eid))
 			return l;
-	}
 	return NULL;
 }
 

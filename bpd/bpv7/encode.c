@@ -48,8 +48,12 @@ static bool bundle_encodable(const struct bpv7_bundle *b)
 /*
  * RFC 9171 4.2.2: the CRC field closes the block that began at `start`; it is
  * computed over the whole block with the field's value zeroed, then stored.
+ * A block written with a hole at `at` (bpv7_encode_split_alloc: the payload
+ * data left out of the buffer) has its data read from `data` in between;
+ * with no hole, at is start and dlen 0.
  */
-static void put_crc(struct cbuf_wr *wr, size_t start, uint8_t type)
+static void put_crc(struct cbuf_wr *wr, size_t start, uint8_t type, size_t at, const uint8_t *data,
+		    size_t dlen)
 {
 	size_t len = type == BPV7_CRC_16 ? 2 : 4;
 	uint8_t *value;
@@ -59,12 +63,18 @@ static void put_crc(struct cbuf_wr *wr, size_t start, uint8_t type)
 	value = cbuf_write_reserve(wr, len);
 	if (!value || !cbuf_wr_ok(wr))
 		return; /* measuring only */
-	for (size_t i = 0; i < len; i++)
-		value[i] = 0;
-	if (type == BPV7_CRC_16)
-		crc = crc16_x25(wr->buf + start, wr->len - start);
-	else
-		crc = crc32c(wr->buf + start, wr->len - start);
+	memset(value, 0, len);
+	if (type == BPV7_CRC_16) {
+		uint16_t r = crc16_x25_update(CRC16_X25_INIT, wr->buf + start, at - start);
+
+		r = crc16_x25_update(r, data, dlen);
+		crc = crc16_x25_update(r, wr->buf + at, wr->len - at) ^ CRC16_X25_XOROUT;
+	} else {
+		uint32_t r = crc32c_update(CRC32C_INIT, wr->buf + start, at - start);
+
+		r = crc32c_update(r, data, dlen);
+		crc = crc32c_update(r, wr->buf + at, wr->len - at) ^ CRC32C_XOROUT;
+	}
 	for (size_t i = len; i-- > 0; crc >>= 8)
 		value[i] = (uint8_t)crc;
 }
@@ -91,7 +101,7 @@ static void put_primary(struct cbuf_wr *wr, const struct bpv7_primary *pr)
 		cbuf_write_uint(wr, pr->total_adu_len);
 	}
 	if (pr->crc_type)
-		put_crc(wr, start, pr->crc_type);
+		put_crc(wr, start, pr->crc_type, start, NULL, 0);
 }
 
 /* RFC 9171 4.4: the data of a previous node, bundle age or hop count block. */
@@ -123,32 +133,6 @@ struct split {
 	size_t at;
 };
 
-static void put_crc_split(struct cbuf_wr *wr, size_t start, const struct bpv7_block *blk, size_t at)
-{
-	size_t len = blk->crc_type == BPV7_CRC_16 ? 2 : 4;
-	uint8_t *value;
-	uint32_t crc;
-
-	cbuf_write_bstr_head(wr, len);
-	value = cbuf_write_reserve(wr, len);
-	if (!value || !cbuf_wr_ok(wr))
-		return; /* measuring only */
-	memset(value, 0, len);
-	if (blk->crc_type == BPV7_CRC_16) {
-		uint16_t r = crc16_x25_update(CRC16_X25_INIT, wr->buf + start, at - start);
-
-		r = crc16_x25_update(r, blk->data, blk->data_len);
-		crc = crc16_x25_update(r, wr->buf + at, wr->len - at) ^ CRC16_X25_XOROUT;
-	} else {
-		uint32_t r = crc32c_update(CRC32C_INIT, wr->buf + start, at - start);
-
-		r = crc32c_update(r, blk->data, blk->data_len);
-		crc = crc32c_update(r, wr->buf + at, wr->len - at) ^ CRC32C_XOROUT;
-	}
-	for (size_t i = len; i-- > 0; crc >>= 8)
-		value[i] = (uint8_t)crc;
-}
-
 /* RFC 9171 4.3.2 */
 static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk, struct split *sp)
 {
@@ -163,7 +147,7 @@ static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk, struct s
 		cbuf_write_bstr_head(wr, blk->data_len);
 		sp->at = wr->len;
 		if (blk->crc_type)
-			put_crc_split(wr, start, blk, sp->at);
+			put_crc(wr, start, blk->crc_type, sp->at, blk->data, blk->data_len);
 		return;
 	}
 	if (blk->data || !bpv7_block_type_known(blk->type) || blk->type == BPV7_BLOCK_PAYLOAD) {
@@ -177,7 +161,7 @@ static void put_block(struct cbuf_wr *wr, const struct bpv7_block *blk, struct s
 		put_ext(wr, blk);
 	}
 	if (blk->crc_type)
-		put_crc(wr, start, blk->crc_type);
+		put_crc(wr, start, blk->crc_type, start, NULL, 0);
 }
 
 static void put_bundle(struct cbuf_wr *wr, const struct bpv7_bundle *b, struct split *sp)
