@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "pattern.h"
 
 void access_init(struct access *ac, uid_t owner)
 {
@@ -19,7 +20,7 @@ void access_init(struct access *ac, uid_t owner)
 void access_free(struct access *ac)
 {
 	for (unsigned i = 0; i < ac->nrules; i++)
-		free(ac->rules[i].ssp);
+		eid_pattern_free(&ac->rules[i].pat);
 	free(ac->rules);
 	ac->rules = NULL;
 	ac->nrules = 0;
@@ -64,77 +65,16 @@ static int parse_principal(const char *kind, const char *name, struct access_pri
 	return 0;
 }
 
-/* The service part of an ipn pattern: "*", "N" or "LO-HI". */
-static int parse_services(const char *s, struct access_bind_rule *r, const char **why)
+/* The pattern of a bind rule: node 0 is never bound, so a rule naming it would match nothing. */
+static int parse_pattern(const char *text, struct eid_pattern *p, const char **why)
 {
-	const char *dash = strchr(s, '-');
-	char lo[24];
+	int r = eid_pattern_parse(text, p, why);
 
-	*why = "bad service: expected a number, LO-HI or *";
-	if (strcmp(s, "*") == 0) {
-		r->lo = 0;
-		r->hi = UINT64_MAX;
-		return 0;
-	}
-	if (!dash) {
-		if (!parse_u64(s, &r->lo))
-			return -EINVAL;
-		r->hi = r->lo;
-		return 0;
-	}
-	if ((size_t)(dash - s) >= sizeof(lo))
-		return -EINVAL;
-	memcpy(lo, s, (size_t)(dash - s));
-	lo[dash - s] = '\0';
-	if (!parse_u64(lo, &r->lo) || !parse_u64(dash + 1, &r->hi))
-		return -EINVAL;
-	if (r->lo > r->hi) {
-		*why = "bad service range: LO is above HI";
+	if (r == 0 && p->scheme == BP_EID_IPN && !p->any_node && p->node == 0) {
+		*why = "bad ipn pattern: node 0 is never bound; name the node's number or *";
 		return -EINVAL;
 	}
-	return 0;
-}
-
-static int parse_pattern(const char *pat, struct access_bind_rule *r, const char **why)
-{
-	size_t len = strlen(pat);
-
-	if (strncmp(pat, "ipn:", 4) == 0) {
-		const char *dot = strrchr(pat, '.');
-		char node[24];
-		size_t nlen;
-
-		r->scheme = BP_EID_IPN;
-		*why = "bad ipn pattern: expected ipn:NODE.SERVICE";
-		if (!dot)
-			return -EINVAL;
-		nlen = (size_t)(dot - pat) - 4;
-		if (nlen == 0 || nlen >= sizeof(node))
-			return -EINVAL;
-		memcpy(node, pat + 4, nlen);
-		node[nlen] = '\0';
-		r->any_node = strcmp(node, "*") == 0;
-		if (!r->any_node && !parse_u64(node, &r->node))
-			return -EINVAL;
-		/* Binds resolve these to the node's number: a rule with them would match nothing. */
-		if (!r->any_node && r->node == 0) {
-			*why = "bad ipn pattern: node 0 is never bound; name the node's number or *";
-			return -EINVAL;
-		}
-		return parse_services(dot + 1, r, why);
-	}
-	if (strncmp(pat, "dtn://", 6) == 0 && len > 6) {
-		r->scheme = BP_EID_DTN;
-		r->prefix = pat[len - 1] == '*';
-		r->ssp = strndup(pat + 4, len - 4 - r->prefix);
-		if (!r->ssp) {
-			*why = "out of memory";
-			return -ENOMEM;
-		}
-		return 0;
-	}
-	*why = "bad pattern: expected ipn:NODE.SERVICE or dtn://NODE/DEMUX[*]";
-	return -EINVAL;
+	return r;
 }
 
 int access_config(struct access *ac, int argc, char **argv, const char **ret_why)
@@ -163,7 +103,7 @@ int access_config(struct access *ac, int argc, char **argv, const char **ret_why
 	}
 	rc = parse_principal(argv[3], argv[4], &r.who, ret_why);
 	if (rc == 0)
-		rc = parse_pattern(argv[2], &r, ret_why);
+		rc = parse_pattern(argv[2], &r.pat, ret_why);
 	if (rc == 0 && !ac->rules) {
 		ac->rules = calloc(ACCESS_MAX_RULES, sizeof(*ac->rules));
 		if (!ac->rules) {
@@ -172,7 +112,7 @@ int access_config(struct access *ac, int argc, char **argv, const char **ret_why
 		}
 	}
 	if (rc < 0) {
-		free(r.ssp);
+		eid_pattern_free(&r.pat);
 		return rc;
 	}
 	ac->rules[ac->nrules++] = r;
@@ -205,26 +145,10 @@ bool access_is_admin(const struct access *ac, const struct access_peer *p)
 	return false;
 }
 
-static bool matches(const struct access_bind_rule *r, const struct bp_eid *eid)
-{
-	if (r->scheme != eid->scheme)
-		return false;
-	if (eid->scheme == BP_EID_IPN) {
-		uint64_t fqnn = eid->allocator << 32 | eid->node;
-
-		return (r->any_node || r->node == fqnn) && eid->service >= r->lo &&
-		       eid->service <= r->hi;
-	}
-	if (r->prefix)
-		return eid->ssp_len >= strlen(r->ssp) &&
-		       memcmp(eid->ssp, r->ssp, strlen(r->ssp)) == 0;
-	return eid->ssp_len == strlen(r->ssp) && memcmp(eid->ssp, r->ssp, eid->ssp_len) == 0;
-}
-
 bool access_reserved(const struct access *ac, const struct bp_eid *eid)
 {
 	for (unsigned i = 0; i < ac->nrules; i++)
-		if (matches(&ac->rules[i], eid))
+		if (eid_pattern_match(&ac->rules[i].pat, eid))
 			return true;
 	return false;
 }
@@ -236,7 +160,7 @@ int access_may_bind(const struct access *ac, const struct access_peer *p, const 
 	if (access_is_admin(ac, p))
 		return 0;
 	for (unsigned i = 0; i < ac->nrules; i++) {
-		if (!matches(&ac->rules[i], eid))
+		if (!eid_pattern_match(&ac->rules[i].pat, eid))
 			continue;
 		if (names(&ac->rules[i].who, p))
 			return 0;

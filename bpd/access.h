@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "eid.h"
+#include "pattern.h"
 
 /* Services below this need an admin unless a rule grants them. */
 #define ACCESS_PRIVILEGED_SERVICES 64
@@ -56,14 +57,7 @@ struct access_principal {
 };
 
 struct access_bind_rule {
-	uint8_t scheme; /* enum bp_eid_scheme */
-	/* ipn: node (FQNN) unless any_node; services lo..hi */
-	bool any_node;
-	uint64_t node;
-	uint64_t lo, hi;
-	/* dtn: text after "dtn:", a prefix when prefix is set */
-	char *ssp;
-	bool prefix;
+	struct eid_pattern pat;
 	struct access_principal who;
 };
 

@@ -17,11 +17,11 @@
 #include "decode.h"
 #include "encode.h"
 #include "expiry.h"
+#include "fragments.h"
 #include "links.h"
 #include "log.h"
 #include "node.h"
 #include "store.h"
-#include "tcpclv4_msg.h"
 
 #define EID_TEXT_MAX 1100
 
@@ -57,12 +57,14 @@ struct agent {
 	/* Endpoints by EID: a chained hash table, grown to keep chains short. */
 	struct endpoint **buckets;
 	size_t nbuckets, nendpoints;
-	struct send_op *sends; /* in flight, so that agent_free can cancel them */
-	struct recv_op *recvs; /* received bundles being stored, likewise */
-	struct links *links;   /* NULL: no convergence layer (tests) */
-	ev_timer retry;	       /* another forwarding pass after a failed send */
-	struct expiry *expiry; /* lifetimes of the bundles stored (RFC 9171 5.5) */
-	uint64_t last_ms, seq; /* creation timestamps (RFC 9171 4.2.7) */
+	struct send_op *sends;	 /* in flight, so that agent_free can cancel them */
+	struct recv_op *recvs;	 /* received bundles being stored, likewise */
+	struct links *links;	 /* NULL: no convergence layer (tests) */
+	ev_timer retry;		 /* another forwarding pass after a failed send */
+	double retry_s;		 /* its next delay */
+	struct expiry *expiry;	 /* lifetimes of the bundles stored (RFC 9171 5.5) */
+	struct fragments *frags; /* split for links, and reassembled here (5.8, 5.9) */
+	uint64_t last_ms, seq;	 /* creation timestamps (RFC 9171 4.2.7) */
 };
 
 /* A send in flight: the bundle is being stored. */
@@ -234,39 +236,6 @@ static void endpoint_maybe_free(struct agent *a, struct endpoint *ep)
 
 /* Delivery (RFC 9171 5.7) */
 
-/*
- * The bytes of a stored bundle: the store's own when it keeps them in memory
- * (*ret_copy NULL), else a copy the caller frees.
- */
-static int load_bundle(struct agent *a, uint64_t id, const uint8_t **ret, size_t *ret_len,
-		       uint8_t **ret_copy)
-{
-	struct store_meta meta;
-	uint8_t *buf;
-	long n;
-	int r;
-
-	*ret_copy = NULL;
-	r = store_peek(a->store, id, ret, ret_len);
-	if (r != -EOPNOTSUPP)
-		return r;
-	r = store_get(a->store, id, &meta);
-	if (r < 0)
-		return r;
-	buf = malloc(meta.size ? meta.size : 1);
-	if (!buf)
-		return -ENOMEM;
-	n = store_read(a->store, id, 0, buf, meta.size);
-	if (n < 0 || (uint64_t)n != meta.size) {
-		free(buf);
-		return n < 0 ? (int)n : -EIO;
-	}
-	*ret = buf;
-	*ret_len = meta.size;
-	*ret_copy = buf;
-	return 0;
-}
-
 static int outstanding_add(struct agent_binding *b, uint64_t id)
 {
 	if (b->nout == b->capout) {
@@ -295,7 +264,7 @@ static int deliver_one(struct agent_binding *b, uint64_t id)
 
 	if (!bundle)
 		return -ENOMEM;
-	r = load_bundle(b->a, id, &buf, &len, &copy);
+	r = store_load(b->a->store, id, &buf, &len, &copy);
 	if (r == 0 && bpv7_decode(buf, len, len, bundle, &err) < 0)
 		r = -EBADMSG;	     /* we stored it: it must decode */
 	if (r < 0 && r != -ENOMEM) { /* this bundle is unusable: never retry it */
@@ -696,6 +665,8 @@ static int forget_bundle(struct agent *a, uint64_t id, const char *why)
 	}
 	if (ep && queue_remove(&ep->queue, id))
 		endpoint_maybe_free(a, ep);
+	if (meta.is_fragment)
+		fragments_forget(a->frags, id);
 	log_info("bundle %llu for %s: %s: deleted", (unsigned long long)id, meta.dest, why);
 	r = store_delete(a->store, id);
 	/* One less unconsumed: a sink held at its limit can take the next. */
@@ -730,7 +701,9 @@ static int recover_one(void *ctx, const struct store_meta *m)
 		(void)expiry_add(a->expiry, m->expiry, m->id);
 	if (m->state == STORE_STATE_DELIVERED) /* nobody is bound yet: offer it again */
 		(void)store_set_state(a->store, m->id, STORE_STATE_QUEUED_LOCAL, 0);
-	if (m->state == STORE_STATE_DELIVERED || m->state == STORE_STATE_QUEUED_LOCAL)
+	if (m->is_fragment)
+		(void)fragments_add(a->frags, m->id); /* its ADU, once whole, is delivered */
+	else if (m->state == STORE_STATE_DELIVERED || m->state == STORE_STATE_QUEUED_LOCAL)
 		deliver_local(a, m->dest, m->id);
 	return 0;
 }
@@ -759,8 +732,11 @@ void agent_recover(struct agent *a)
 
 /* Forwarding (RFC 9171 5.4) and reception from other nodes (5.6) */
 
-/* Another look at waiting bundles this long after a send failed. */
-#define FORWARD_RETRY_S 2.0
+/* Another look at waiting bundles after a send failed: 1 s, doubling to 60 s. */
+#define FORWARD_RETRY_MIN_S 1.0
+#define FORWARD_RETRY_MAX_S 60.0
+/* A fragment's hop count may take a byte more than the whole bundle's, and so on. */
+#define FRAGMENT_SLACK 16
 
 /* A received bundle on its way into the store; its transfer is answered when it is durable. */
 struct recv_op {
@@ -769,6 +745,7 @@ struct recv_op {
 	uint32_t link;
 	uint64_t xfer;
 	bool local;
+	bool fragment;
 	uint64_t expiry;
 	char dest[EID_TEXT_MAX];
 };
@@ -820,8 +797,9 @@ static int forward_one(struct agent *a, uint64_t id)
 	struct bp_eid dest;
 	const char *why;
 	struct link *l;
-	size_t len;
+	size_t len, max, grow;
 	long n;
+	int r;
 
 	if (!a->links || store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_FORWARD ||
 	    bp_eid_parse(meta.dest, strlen(meta.dest), &dest, &why) < 0)
@@ -829,10 +807,23 @@ static int forward_one(struct agent *a, uint64_t id)
 	l = links_route(a->links, &dest);
 	if (l && link_busy(l))
 		return -EBUSY; /* it waits its turn: more go when the link acknowledges */
-	if (!l || load_bundle(a, id, &p, &len, &copy) < 0)
+	if (!l || store_load(a->store, id, &p, &len, &copy) < 0)
 		return 0; /* it waits: store and forward */
 	n = forward_encode(a, p, len, &wire);
 	free(copy);
+	max = link_max_bundle(l);
+	if (n > 0 && max && (size_t)n > max) {
+		/* 5.8: proactive fragmentation; the fragments come back through the store. */
+		free(wire);
+		grow = (size_t)n > len ? (size_t)n - len : 0;
+		r = fragments_split(a->frags, id, max, grow + FRAGMENT_SLACK);
+		if (r < 0)
+			log_debug(
+				"bundle %llu for %s: %zu bytes, over %s's %zu, cannot be split: %s",
+				(unsigned long long)id, meta.dest, len, link_peer(l), max,
+				strerror(-r));
+		return 0;
+	}
 	if (n == -ELOOP) {
 		(void)forget_bundle(a, id, "hop limit exceeded");
 		return 0;
@@ -850,8 +841,14 @@ static int forward_one(struct agent *a, uint64_t id)
 
 static int forward_each(void *ctx, const struct store_meta *m)
 {
-	/* A full link stops the walk: bundles keep their order, and it resumes on an ack. */
-	return forward_one(ctx, m->id) == -EBUSY;
+	struct agent *a = ctx;
+
+	/*
+	 * A busy link takes nothing more in this walk, so bundles keep their
+	 * order per link; once no link can take any, the walk ends. It
+	 * resumes on an ack, or when a link says it is ready.
+	 */
+	return forward_one(a, m->id) == -EBUSY && links_all_busy(a->links);
 }
 
 /* Every bundle waiting for a link: try again. */
@@ -869,6 +866,15 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	forward_all(a);
 }
 
+static void retry_later(struct agent *a)
+{
+	if (ev_is_active(&a->retry))
+		return;
+	ev_timer_set(&a->retry, a->retry_s, 0.);
+	ev_timer_start(a->loop, &a->retry);
+	a->retry_s = a->retry_s * 2 > FORWARD_RETRY_MAX_S ? FORWARD_RETRY_MAX_S : a->retry_s * 2;
+}
+
 void agent_set_links(struct agent *a, struct links *ls)
 {
 	a->links = ls;
@@ -884,6 +890,11 @@ void agent_link_down(struct agent *a, struct link *l)
 {
 }
 
+void agent_link_ready(struct agent *a, struct link *l)
+{
+	forward_all(a);
+}
+
 void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 {
 	struct store_meta meta;
@@ -891,6 +902,7 @@ void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 	if (store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_IN_TRANSIT)
 		return; /* deleted meanwhile (expired, an operator) */
 	if (status == 0) {
+		a->retry_s = FORWARD_RETRY_MIN_S;
 		/* 5.4 step 6: forwarded; the node keeps no copy. */
 		log_debug("bundle %llu for %s: forwarded to %s", (unsigned long long)id, meta.dest,
 			  link_peer(l));
@@ -898,10 +910,9 @@ void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 		forward_all(a); /* room on the link: the next ones */
 		return;
 	}
-	/* 5.4.2: not forwarded now; it waits for another chance. */
+	/* 5.4.2: not forwarded now; it waits for another chance, later each time. */
 	(void)store_set_state(a->store, id, STORE_STATE_FORWARD, 0);
-	if (!ev_is_active(&a->retry))
-		ev_timer_start(a->loop, &a->retry);
+	retry_later(a);
 }
 
 static void recv_op_unlink(struct recv_op *op)
@@ -923,10 +934,12 @@ static void on_received_stored(void *ctx, uint64_t id, int status)
 	recv_op_unlink(op);
 	/* Only now, durable, does the peer hear that we have it (RFC 9174 5.2.3). */
 	if (l)
-		link_accept(l, op->xfer, status, TCPCL4_REFUSE_NO_RESOURCES);
+		link_accept(l, op->xfer, status, CL_REFUSE_NO_RESOURCES);
 	if (status == 0) {
 		watch_expiry(a, id, op->expiry);
-		if (op->local)
+		if (op->local && op->fragment)
+			(void)fragments_add(a->frags, id); /* 5.9: delivered once whole */
+		else if (op->local)
 			deliver_local(a, op->dest, id);
 		else
 			(void)forward_one(a, id);
@@ -947,7 +960,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	int r;
 
 	if (!op) {
-		link_accept(l, xfer, -ENOMEM, TCPCL4_REFUSE_NO_RESOURCES);
+		link_accept(l, xfer, -ENOMEM, CL_REFUSE_NO_RESOURCES);
 		return;
 	}
 	/* 5.6: a bundle that does not decode is not acceptable. */
@@ -956,7 +969,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	    bp_eid_format(&b.primary.source, source, sizeof(source)) < 0) {
 		log_info("link %u (%s): a bundle that does not decode (%s): refused", link_id(l),
 			 link_peer(l), bpv7_error_name(err.code));
-		link_accept(l, xfer, -EBADMSG, TCPCL4_REFUSE_NOT_ACCEPTABLE);
+		link_accept(l, xfer, -EBADMSG, CL_REFUSE_NOT_ACCEPTABLE);
 		free(op);
 		return;
 	}
@@ -964,6 +977,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	op->link = link_id(l);
 	op->xfer = xfer;
 	op->local = node_id_owns(a->node, &b.primary.dest);
+	op->fragment = b.primary.flags & BPV7_BPF_IS_FRAGMENT;
 	op->expiry = expiry_of(&b.primary);
 	put = (struct store_put_req){
 		.dest = op->dest,
@@ -982,8 +996,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	if (r < 0) {
 		/* A full store refuses inbound transfers (issue 4); the node goes on. */
 		link_accept(l, xfer, r,
-			    r == -ENOBUFS ? TCPCL4_REFUSE_NO_RESOURCES :
-					    TCPCL4_REFUSE_NOT_ACCEPTABLE);
+			    r == -ENOBUFS ? CL_REFUSE_NO_RESOURCES : CL_REFUSE_NOT_ACCEPTABLE);
 		free(op);
 		return;
 	}
@@ -992,6 +1005,35 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 		a->recvs->prev = op;
 	a->recvs = op;
 }
+
+static void frag_stored(void *ctx, uint64_t id, uint64_t expiry)
+{
+	watch_expiry(ctx, id, expiry);
+}
+
+static void frag_split(void *ctx, uint64_t id, int status)
+{
+	struct agent *a = ctx;
+
+	if (status == 0) {
+		forward_all(a); /* the fragments, in order */
+	} else {
+		log_warn("bundle %llu: its fragments could not be stored (%s); it waits",
+			 (unsigned long long)id, strerror(-status));
+		retry_later(a);
+	}
+}
+
+static void frag_whole(void *ctx, uint64_t id, const char *dest)
+{
+	deliver_local(ctx, dest, id);
+}
+
+static const struct fragments_ops frag_ops = {
+	.stored = frag_stored,
+	.split = frag_split,
+	.whole = frag_whole,
+};
 
 struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct store *store)
 {
@@ -1003,11 +1045,15 @@ struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct
 	a->node = node;
 	a->store = store;
 	a->expiry = expiry_new(loop, on_expire, a);
-	if (!a->expiry) {
+	a->frags = fragments_new(store, &frag_ops, a);
+	if (!a->expiry || !a->frags) {
+		expiry_free(a->expiry);
+		fragments_free(a->frags);
 		free(a);
 		return NULL;
 	}
-	ev_timer_init(&a->retry, retry_cb, FORWARD_RETRY_S, 0.);
+	ev_timer_init(&a->retry, retry_cb, FORWARD_RETRY_MIN_S, 0.);
+	a->retry_s = FORWARD_RETRY_MIN_S;
 	a->retry.data = a;
 	return a;
 }
@@ -1042,5 +1088,6 @@ void agent_free(struct agent *a)
 	}
 	free(a->buckets);
 	expiry_free(a->expiry);
+	fragments_free(a->frags);
 	free(a);
 }

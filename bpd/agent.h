@@ -159,5 +159,6 @@ void agent_link_down(struct agent *a, struct link *l);
 void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const uint8_t *data,
 			 size_t len);
 void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status);
+void agent_link_ready(struct agent *a, struct link *l);
 
 #endif

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cl.h"
 #include "log.h"
 #include "parse.h"
+#include "routing.h"
 
 /* Longest config line, and most words on one. */
 #define LINE_MAX_LEN 4096
@@ -39,24 +42,34 @@ void config_init(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	access_free(&cfg->access);
+	routing_free(cfg->routing);
+	cfg->routing = NULL;
 	free(cfg->listen);
 	free(cfg->neighbors);
 }
 
-/* "tcpcl:..." of a sane length; links.c parses the rest when bpd starts. */
-static bool addr_ok(const char *addr)
+/* A convergence-layer address ("tcpcl:HOST:PORT", "udp:HOST:PORT"), checked whole. */
+static bool addr_ok(const char *addr, const char **why)
 {
-	return strncmp(addr, "tcpcl:", 6) == 0 && strlen(addr) < CONFIG_ADDR_MAX;
+	struct sockaddr_storage sa;
+	const char *rest;
+	socklen_t len;
+
+	*why = "address must be tcpcl:HOST:PORT or udp:HOST:PORT";
+	return strlen(addr) < CONFIG_ADDR_MAX && cl_find(addr, &rest) &&
+	       cl_addr_parse(rest, &sa, &len, why) == 0;
 }
 
 static int cmd_listen(struct config *cfg, int argc, char **argv, const char **why)
 {
 	char(*l)[CONFIG_ADDR_MAX];
 
-	if (argc != 2 || !addr_ok(argv[1])) {
-		*why = "usage: listen tcpcl:HOST:PORT";
+	if (argc != 2) {
+		*why = "usage: listen tcpcl:HOST:PORT | udp:HOST:PORT";
 		return -EINVAL;
 	}
+	if (!addr_ok(argv[1], why))
+		return -EINVAL;
 	if (cfg->nlisten == 64) {
 		*why = "at most 64 listen lines";
 		return -EINVAL;
@@ -76,11 +89,11 @@ static int cmd_neighbor(struct config *cfg, int argc, char **argv, const char **
 	struct config_neighbor *n;
 	struct node_id node;
 
-	if (argc != 4 || strcmp(argv[1], "add") != 0 || !addr_ok(argv[3])) {
-		*why = "usage: neighbor add NODE tcpcl:HOST:PORT";
+	if (argc != 4 || strcmp(argv[1], "add") != 0) {
+		*why = "usage: neighbor add NODE tcpcl:HOST:PORT | udp:HOST:PORT";
 		return -EINVAL;
 	}
-	if (node_id_parse(argv[2], &node, why) < 0)
+	if (node_id_parse(argv[2], &node, why) < 0 || !addr_ok(argv[3], why))
 		return -EINVAL;
 	if (cfg->nneighbors == 1024) {
 		*why = "at most 1024 neighbors";
@@ -213,6 +226,22 @@ static int cmd_delivery(struct config *cfg, int argc, char **argv, const char **
 	return 0;
 }
 
+/* "route ..." and "contact ...": the tables bpd starts with. */
+static int cmd_routing(struct config *cfg, int argc, char **argv, const char **why)
+{
+	struct timespec ts;
+
+	if (!cfg->routing)
+		cfg->routing = routing_new();
+	if (!cfg->routing) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return routing_command(cfg->routing, argc, argv,
+			       (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, why);
+}
+
 int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why)
 {
 	if (argc == 0)
@@ -229,6 +258,8 @@ int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why
 		return cmd_store(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "listen") == 0)
 		return cmd_listen(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "route") == 0 || strcmp(argv[0], "contact") == 0)
+		return cmd_routing(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "neighbor") == 0)
 		return cmd_neighbor(cfg, argc, argv, ret_why);
 	*ret_why = "unknown command";

@@ -15,6 +15,7 @@
 #include "access.h"
 #include "frontend.h"
 #include "node.h"
+#include "routing.h"
 #include "store.h"
 #include "store_log.h"
 
@@ -46,6 +47,8 @@ struct config {
 	size_t nlisten;
 	struct config_neighbor *neighbors;
 	size_t nneighbors;
+	/* "route ..." and "contact ..." lines (NULL: none); bpd takes it over. */
+	struct routing *routing;
 	/* Resolved. */
 	struct node_id node;
 	char state_dir[PATH_MAX];

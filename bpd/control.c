@@ -194,6 +194,7 @@ struct link_walk {
 static void print_link(void *ctx, const struct link_info *li)
 {
 	struct link_walk *w = ctx;
+	const struct cl_stats *st = &li->stats;
 
 	if (w->json) {
 		tb_printf(w->out, "%s{\"id\":%u,\"peer\":", w->n++ ? "," : "", li->id);
@@ -203,14 +204,17 @@ static void print_link(void *ctx, const struct link_info *li)
 		tb_printf(w->out,
 			  ",\"up\":%s,\"outgoing\":%s,\"bundles_in\":%" PRIu64
 			  ",\"bytes_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
-			  ",\"bytes_out\":%" PRIu64 "}",
+			  ",\"bytes_out\":%" PRIu64 ",\"refused_in\":%" PRIu64
+			  ",\"refused_out\":%" PRIu64 ",\"dropped_in\":%" PRIu64 "}",
 			  li->up ? "true" : "false", li->outgoing ? "true" : "false",
-			  li->bundles_in, li->bytes_in, li->bundles_out, li->bytes_out);
+			  st->bundles_in, st->bytes_in, st->bundles_out, st->bytes_out,
+			  st->refused_in, st->refused_out, st->dropped_in);
 		return;
 	}
-	tb_printf(w->out, "%-5u %-22s %-28s %-4s %-3s %10" PRIu64 " %10" PRIu64 "\n", li->id,
-		  li->peer[0] ? li->peer : "-", li->addr, li->up ? "up" : "init",
-		  li->outgoing ? "out" : "in", li->bundles_in, li->bundles_out);
+	tb_printf(w->out, "%-5u %-22s %-28s %-4s %-3s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
+		  li->id, li->peer[0] ? li->peer : "-", li->addr, li->up ? "up" : "init",
+		  li->outgoing ? "out" : "in", st->bundles_in, st->bundles_out,
+		  st->refused_in + st->refused_out + st->dropped_in);
 }
 
 static int cmd_links(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
@@ -222,8 +226,8 @@ static int cmd_links(struct control_env *env, int argc, char **argv, bool json, 
 	if (json)
 		tb_printf(out, "[");
 	else
-		tb_printf(out, "%-5s %-22s %-28s %-4s %-3s %10s %10s\n", "LINK", "PEER", "ADDRESS",
-			  "STATE", "DIR", "BUNDLES IN", "OUT");
+		tb_printf(out, "%-5s %-22s %-28s %-4s %-3s %10s %10s %8s\n", "LINK", "PEER",
+			  "ADDRESS", "STATE", "DIR", "BUNDLES IN", "OUT", "REFUSED");
 	if (env->links)
 		links_walk(env->links, print_link, &w);
 	if (json)
@@ -298,7 +302,7 @@ static int bundles_list(struct control_env *env, int argc, char **argv, bool jso
 	struct store_filter f = { 0 };
 	enum store_state st;
 
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; i < argc; i += 2) { /* OPTION VALUE pairs */
 		if (i + 1 == argc)
 			return usage(out, use);
 		if (strcmp(argv[i], "--state") == 0 && state_by_name(argv[i + 1], &st) == 0)
@@ -307,7 +311,6 @@ static int bundles_list(struct control_env *env, int argc, char **argv, bool jso
 			f.dest = argv[i + 1];
 		else if (strcmp(argv[i], "--limit") != 0 || !parse_u64(argv[i + 1], &w.limit))
 			return usage(out, use);
-		i++;
 	}
 	if (json)
 		tb_printf(out, "{\"bundles\":[");

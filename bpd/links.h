@@ -19,11 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cl.h"
 #include "eid.h"
 #include "node.h"
 
 struct links;
 struct link;
+struct routing;
 
 struct links_ops {
 	/* The link is up: its peer's node is link_peer(l). */
@@ -37,6 +39,8 @@ struct links_ops {
 	void (*sent)(void *ctx, struct link *l, uint64_t id, int status);
 	/* The link is going (its sends were answered first). */
 	void (*down)(void *ctx, struct link *l);
+	/* The link may take bundles again: its contact opened, its pacing allows, routes changed. */
+	void (*ready)(void *ctx, struct link *l);
 };
 
 /* node: ours, announced in SESS_INIT as ipn:N.0 or dtn://name/. Copied. */
@@ -50,13 +54,25 @@ void links_shutdown(struct links *ls, double timeout_s);
 /* Close every listener and link (their sends answered first); accepts NULL. */
 void links_free(struct links *ls);
 
-/* Listen on "tcpcl:HOST:PORT" (HOST numeric: 127.0.0.1, [::1]). 0 or -errno with *why. */
+/*
+ * Listen on "tcpcl:HOST:PORT" or "udp:HOST:PORT" (HOST numeric: 127.0.0.1,
+ * [::1]). 0 or -errno with *why.
+ */
 int links_listen(struct links *ls, const char *addr, const char **why);
-/* Keep a link to node (text: ipn:N or dtn://name) at "tcpcl:HOST:PORT". */
+/* Keep a link to node (text: ipn:N or dtn://name) at "tcpcl:..." or "udp:...". */
 int links_neighbor_add(struct links *ls, const char *node, const char *addr, const char **why);
 
-/* An up link whose peer owns eid (RFC 9171 5.4 step 1: the next hop), or NULL. */
+/*
+ * The link for eid (RFC 9171 5.4 step 1: the next hop), or NULL: an up
+ * link whose peer owns eid, else one to the node the routes name.
+ */
 struct link *links_route(struct links *ls, const struct bp_eid *eid);
+/* Routes and contacts to follow (the caller's; NULL: none). Links are told ready. */
+void links_set_routing(struct links *ls, const struct routing *rt);
+/* Tell every up link ready (after routes or contacts changed). */
+void links_kick(struct links *ls);
+/* No up link can take a bundle now. */
+bool links_all_busy(struct links *ls);
 /* The link numbered id, if it is still there. */
 struct link *links_get(struct links *ls, uint32_t id);
 
@@ -64,12 +80,18 @@ uint32_t link_id(const struct link *l);
 /* The peer's node as it announced it ("ipn:2.0"), once up. */
 const char *link_peer(const struct link *l);
 
-/* Enough is queued on l: send more when ops->sent reports one done. */
-bool link_busy(const struct link *l);
+/* The largest bundle one send takes (a datagram's), or 0 for any. */
+size_t link_max_bundle(const struct link *l);
+/*
+ * Not now: enough is queued on l (send more when ops->sent reports one
+ * done), or its contact is closed or its pacing says wait (ops->ready says
+ * when).
+ */
+bool link_busy(struct link *l);
 /* Send an encoded bundle (copied); ops->sent answers with id. 0 or -errno. */
 int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len);
-/* Answer a received bundle: 0 acknowledges it, else it is refused (reason: RFC 9174 5.2.4). */
-void link_accept(struct link *l, uint64_t xfer, int status, uint8_t reason);
+/* Answer a received bundle: 0 acknowledges it, else it is refused, saying why. */
+void link_accept(struct link *l, uint64_t xfer, int status, enum cl_refuse why);
 
 /* Walk the links for bpctl. */
 struct link_info {
@@ -78,7 +100,7 @@ struct link_info {
 	const char *addr; /* the neighbour's address, or the remote address */
 	bool up;
 	bool outgoing;
-	uint64_t bundles_in, bytes_in, bundles_out, bytes_out;
+	struct cl_stats stats;
 };
 void links_walk(struct links *ls, void (*fn)(void *ctx, const struct link_info *li), void *ctx);
 

@@ -63,8 +63,10 @@ static const char usage[] =
 	"  delivery policy defer|abandon     for sockets that do not choose (defer)\n"
 	"  access admin user|group NAME      may run admin commands, bind anything\n"
 	"  listen tcpcl:HOST:PORT            accept TCPCLv4 sessions (RFC 9174) there\n"
+	"  listen udp:HOST:PORT              receive bundles there, one per datagram\n"
 	"  neighbor add NODE tcpcl:HOST:PORT keep a TCPCLv4 link to NODE (ipn:N or\n"
 	"                                    dtn://name) at that address\n"
+	"  neighbor add NODE udp:HOST:PORT   send bundles for NODE there as datagrams\n"
 	"  access bind PATTERN user|group NAME\n"
 	"                                    grant and reserve endpoints (ipn:1.7,\n"
 	"                                    ipn:1.300-399, ipn:*.5, dtn://n/app*);\n"
@@ -248,11 +250,17 @@ static void on_link_down(void *ctx, struct link *l)
 	agent_link_down(ctx, l);
 }
 
+static void on_link_ready(void *ctx, struct link *l)
+{
+	agent_link_ready(ctx, l);
+}
+
 static const struct links_ops link_ops = {
 	.up = on_link_up,
 	.received = on_link_received,
 	.sent = on_link_sent,
 	.down = on_link_down,
+	.ready = on_link_ready,
 };
 
 /* The listeners and neighbours of the config. */
@@ -262,10 +270,13 @@ static int start_links(struct bpd *d)
 	size_t i;
 
 	d->links = links_new(d->loop, &d->cfg.node, &link_ops, d->agent);
-	if (!d->links) {
+	if (!d->cfg.routing) /* bpctl may add routes and contacts later */
+		d->cfg.routing = routing_new();
+	if (!d->links || !d->cfg.routing) {
 		log_err("links: out of memory");
 		return -ENOMEM;
 	}
+	links_set_routing(d->links, d->cfg.routing);
 	for (i = 0; i < d->cfg.nlisten; i++)
 		if (links_listen(d->links, d->cfg.listen[i], &why) < 0) {
 			log_err("listen %s: %s", d->cfg.listen[i], why);

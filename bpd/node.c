@@ -30,6 +30,15 @@ int node_id_parse(const char *text, struct node_id *ret, const char **ret_why)
 	return 0;
 }
 
+void node_id_copy(struct node_id *dst, const struct node_id *src)
+{
+	if (dst == src)
+		return;
+	memcpy(dst, src, sizeof(*dst));
+	if (src->eid.ssp >= src->text && src->eid.ssp < src->text + sizeof(src->text))
+		dst->eid.ssp = dst->text + (src->eid.ssp - src->text);
+}
+
 bool node_id_owns(const struct node_id *node, const struct bp_eid *eid)
 {
 	const struct bp_eid *me = &node->eid;

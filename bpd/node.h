@@ -24,6 +24,9 @@ struct node_id {
  */
 int node_id_parse(const char *text, struct node_id *ret, const char **ret_why);
 
+/* Copy src to dst (a node ID's EID points into its own text). */
+void node_id_copy(struct node_id *dst, const struct node_id *src);
+
 /* Is eid an endpoint of this node (same node number, or same dtn node name)? */
 bool node_id_owns(const struct node_id *node, const struct bp_eid *eid);
 

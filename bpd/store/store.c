@@ -142,6 +142,35 @@ int store_peek(struct store *s, uint64_t id, const uint8_t **ret_ptr, size_t *re
 	return s->ops->peek(s->impl, id, ret_ptr, ret_len);
 }
 
+int store_load(struct store *s, uint64_t id, const uint8_t **ret_ptr, size_t *ret_len,
+	       uint8_t **ret_copy)
+{
+	struct store_meta meta;
+	uint8_t *buf;
+	long n;
+	int r;
+
+	*ret_copy = NULL;
+	r = store_peek(s, id, ret_ptr, ret_len);
+	if (r != -EOPNOTSUPP)
+		return r;
+	r = store_get(s, id, &meta);
+	if (r < 0)
+		return r;
+	buf = malloc(meta.size ? meta.size : 1);
+	if (!buf)
+		return -ENOMEM;
+	n = store_read(s, id, 0, buf, meta.size);
+	if (n < 0 || (uint64_t)n != meta.size) {
+		free(buf);
+		return n < 0 ? (int)n : -EIO;
+	}
+	*ret_ptr = buf;
+	*ret_len = meta.size;
+	*ret_copy = buf;
+	return 0;
+}
+
 /* The bundle's current state, for the checks below. */
 static int current_state(struct store *s, uint64_t id, enum store_state *ret)
 {

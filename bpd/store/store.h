@@ -212,6 +212,13 @@ int store_read_fd(struct store *s, uint64_t id, struct store_span *ret);
 int store_peek(struct store *s, uint64_t id, const uint8_t **ret_ptr, size_t *ret_len);
 
 /*
+ * The whole bundle, however the backend keeps it: its own bytes (peek,
+ * *ret_copy NULL) or a malloc'd copy (read) that the caller frees.
+ */
+int store_load(struct store *s, uint64_t id, const uint8_t **ret_ptr, size_t *ret_len,
+	       uint8_t **ret_copy);
+
+/*
  * Move bundle id to state with tag (the same state just changes the tag).
  * The moves allowed are drawn in docs/store.md; any other is -EINVAL. -EBUSY
  * while the bundle is pending (wait for its done), -ENOENT if unknown.

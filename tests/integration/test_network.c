@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Two bpd nodes on 127.0.0.1 linked by TCPCLv4 (RFC 9174): bundles from an
- * app on one reach an app on the other byte-exact, both ways; while the far
- * node is down they wait in the store, and go once it is back.
+ * bpd nodes on 127.0.0.1 linked by TCPCLv4 (RFC 9174) and UDP: bundles from
+ * an app on one reach an app on another byte-exact, both ways and through a
+ * node between (routes); while the next hop is down they wait in the store,
+ * and go once it is back; a contact window holds them until it opens; a
+ * bundle too large for a datagram is fragmented and reassembled.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,14 +36,14 @@ struct node {
 };
 
 static char dir[64];
-static struct node a = { .num = 1 }, b = { .num = 2 };
+static struct node a = { .num = 1 }, b = { .num = 2 }, c = { .num = 3 };
 
-/* A free TCP port on 127.0.0.1 (the kernel's choice, released for bpd to take). */
-static unsigned free_port(void)
+/* A free port on 127.0.0.1 (the kernel's choice, released for bpd to take). */
+static unsigned free_port_of(int type)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(AF_INET, type, 0);
 	unsigned port;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -50,6 +52,22 @@ static unsigned free_port(void)
 	port = ntohs(sin.sin_port);
 	close(fd);
 	return port;
+}
+
+static unsigned free_port(void)
+{
+	return free_port_of(SOCK_STREAM);
+}
+
+__attribute__((format(printf, 2, 3))) static void node_conf(struct node *n, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	len = snprintf(n->conf, sizeof(n->conf), "node ipn:%u\n", n->num);
+	va_start(ap, fmt);
+	vsnprintf(n->conf + len, sizeof(n->conf) - (size_t)len, fmt, ap);
+	va_end(ap);
 }
 
 static void node_start(struct node *n)
@@ -96,23 +114,68 @@ static void node_stop(struct node *n)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static int setup(void **state)
+static int make_dir(void)
 {
-	unsigned pa = free_port(), pb = free_port();
-
 	snprintf(dir, sizeof(dir), "/tmp/bpsock-net-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(a.sock, sizeof(a.sock), "%s/ipn1.sock", dir);
 	snprintf(b.sock, sizeof(b.sock), "%s/ipn2.sock", dir);
-	snprintf(a.conf, sizeof(a.conf),
-		 "node ipn:1\nlisten tcpcl:127.0.0.1:%u\nneighbor add ipn:2 tcpcl:127.0.0.1:%u\n",
-		 pa, pb);
-	snprintf(b.conf, sizeof(b.conf),
-		 "node ipn:2\nlisten tcpcl:127.0.0.1:%u\nneighbor add ipn:1 tcpcl:127.0.0.1:%u\n",
-		 pb, pa);
+	snprintf(c.sock, sizeof(c.sock), "%s/ipn3.sock", dir);
+	a.pid = b.pid = c.pid = -1;
+	return 0;
+}
+
+/* ipn:1 <-> ipn:2 over TCPCLv4, each a neighbour of the other. */
+static int setup(void **state)
+{
+	unsigned pa = free_port(), pb = free_port();
+
+	if (make_dir() < 0)
+		return -1;
+	node_conf(&a, "listen tcpcl:127.0.0.1:%u\nneighbor add ipn:2 tcpcl:127.0.0.1:%u\n", pa, pb);
+	node_conf(&b, "listen tcpcl:127.0.0.1:%u\nneighbor add ipn:1 tcpcl:127.0.0.1:%u\n", pb, pa);
 	node_start(&a);
 	node_start(&b);
+	return 0;
+}
+
+/*
+ * ipn:1 -> ipn:2 -> ipn:3 over scheme ("tcpcl" or "udp"): a knows ipn:3
+ * only by a route via ipn:2; extra is more of a's config.
+ */
+static void chain(const char *scheme, const char *extra)
+{
+	int type = strcmp(scheme, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
+	unsigned pb = free_port_of(type), pc = free_port_of(type);
+
+	assert_int_equal(make_dir(), 0);
+	node_conf(&a, "neighbor add ipn:2 %s:127.0.0.1:%u\nroute add ipn:3.* via ipn:2\n%s", scheme,
+		  pb, extra);
+	node_conf(&b, "listen %s:127.0.0.1:%u\nneighbor add ipn:3 %s:127.0.0.1:%u\n", scheme, pb,
+		  scheme, pc);
+	node_conf(&c, "listen %s:127.0.0.1:%u\n", scheme, pc);
+	node_start(&c);
+	node_start(&b);
+	node_start(&a);
+}
+
+static int setup_chain_tcp(void **state)
+{
+	chain("tcpcl", "");
+	return 0;
+}
+
+static int setup_chain_udp(void **state)
+{
+	chain("udp", "");
+	return 0;
+}
+
+/* The link from ipn:1 to ipn:2 opens 3 s after a starts, for a minute. */
+static int setup_chain_contact(void **state)
+{
+	chain("tcpcl", "contact add ipn:2 from +3 to +60 rate 10M\n");
 	return 0;
 }
 
@@ -122,6 +185,7 @@ static int teardown(void **state)
 
 	node_stop(&a);
 	node_stop(&b);
+	node_stop(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -159,17 +223,19 @@ static void fill(uint8_t *p, size_t len, unsigned seed)
 
 static size_t size_of(unsigned i)
 {
-	static const size_t sizes[] = { 1, 100, 65400, 65536, 200000, 3u << 20 };
+	static const size_t sizes[] = { 1, 100, 65400, 65536, 200000, 3u << 20, 5u << 20 };
 
 	return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
 }
+
+#define SIZE_MAX_SENT (5u << 20)
 
 /* Send n bundles from `from` to ipn:to.7, then receive them there, byte-exact, in order. */
 static void exchange(struct node *from, struct node *to, unsigned n, unsigned seed,
 		     bool receiver_first)
 {
 	struct sockaddr_bp dest = ipn(to->num, 7);
-	uint8_t *buf = malloc(4u << 20), *want = malloc(4u << 20);
+	uint8_t *buf = malloc(SIZE_MAX_SENT), *want = malloc(SIZE_MAX_SENT);
 	int tx, rx = -1;
 
 	if (receiver_first)
@@ -190,7 +256,7 @@ static void exchange(struct node *from, struct node *to, unsigned n, unsigned se
 		size_t len = size_of(i);
 
 		assert_int_equal(poll(&p, 1, 20000), 1);
-		assert_int_equal(bp_recvfrom(rx, buf, 4u << 20, 0, NULL, NULL), (ssize_t)len);
+		assert_int_equal(bp_recvfrom(rx, buf, SIZE_MAX_SENT, 0, NULL, NULL), (ssize_t)len);
 		fill(want, len, seed + i);
 		assert_memory_equal(buf, want, len);
 	}
@@ -275,6 +341,108 @@ static void bundles_wait_while_the_next_hop_is_down(void **state)
 	}
 }
 
+/* Send n bundles of len bytes from `from` to ipn:to.7, without waiting. */
+static void send_some(struct node *from, struct node *to, unsigned n, size_t len, unsigned seed)
+{
+	struct sockaddr_bp dest = ipn(to->num, 7);
+	uint8_t *buf = malloc(len);
+	int tx = bound(from, 9);
+
+	for (unsigned i = 0; i < n; i++) {
+		fill(buf, len, seed + i);
+		assert_int_equal(bp_sendto(tx, buf, len, 0, (struct sockaddr *)&dest, sizeof(dest)),
+				 (ssize_t)len);
+	}
+	bp_close(tx);
+	free(buf);
+}
+
+/* Receive n bundles of len bytes on rx as send_some() made them, each within timeout_ms. */
+static void receive_some(int rx, unsigned n, size_t len, unsigned seed, int timeout_ms)
+{
+	uint8_t *buf = malloc(len + 1), *want = malloc(len);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pollfd p = { .fd = rx, .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, timeout_ms), 1);
+		assert_int_equal(bp_recvfrom(rx, buf, len + 1, 0, NULL, NULL), (ssize_t)len);
+		fill(want, len, seed + i);
+		assert_memory_equal(buf, want, len);
+	}
+	free(buf);
+	free(want);
+}
+
+/* Like receive_some(), in any order. */
+static void receive_any(int rx, unsigned n, size_t len, unsigned seed, int timeout_ms)
+{
+	uint8_t *buf = malloc(len + 1), *want = malloc(len);
+	bool got[64] = { false };
+
+	assert_true(n <= 64);
+	for (unsigned k = 0; k < n; k++) {
+		struct pollfd p = { .fd = rx, .events = POLLIN };
+		unsigned i;
+
+		assert_int_equal(poll(&p, 1, timeout_ms), 1);
+		assert_int_equal(bp_recvfrom(rx, buf, len + 1, 0, NULL, NULL), (ssize_t)len);
+		for (i = 0; i < n; i++) {
+			fill(want, len, seed + i);
+			if (!got[i] && memcmp(buf, want, len) == 0)
+				break;
+		}
+		assert_true(i < n);
+		got[i] = true;
+	}
+	free(buf);
+	free(want);
+}
+
+/* A -> B -> C over TCPCLv4, a route at A; B stopped meanwhile: all arrive. */
+static void bundles_go_through_a_node_between(void **state)
+{
+	int rx;
+
+	exchange(&a, &c, 7, 200, true);
+	node_stop(&b);
+	send_some(&a, &c, 40, 3000, 700);
+	node_start(&b);
+	rx = bound(&c, 7);
+	receive_some(rx, 40, 3000, 700, 30000);
+	bp_close(rx);
+}
+
+/*
+ * A -> B -> C over UDP: one bundle per datagram; the 3 MiB and 5 MiB ones
+ * are split at A into fragments that fit one (RFC 9171 5.8), which B
+ * forwards as bundles of their own and C reassembles (5.9) byte-exact.
+ */
+static void bundles_go_through_a_node_between_over_udp(void **state)
+{
+	int rx;
+
+	exchange(&a, &c, 7, 300, true);
+	/* Fragments travel apart: whole bundles may come in another order. */
+	rx = bound(&c, 7);
+	send_some(&a, &c, 4, 5u << 20, 400);
+	receive_any(rx, 4, 5u << 20, 400, 30000);
+	bp_close(rx);
+}
+
+/* A contact window 3 s ahead: the bundles wait for it, then go. */
+static void bundles_wait_for_the_contact_window(void **state)
+{
+	struct pollfd p;
+	int rx = bound(&c, 7);
+
+	send_some(&a, &c, 20, 1000, 900);
+	p = (struct pollfd){ .fd = rx, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 1500), 0);
+	receive_some(rx, 20, 1000, 900, 15000);
+	bp_close(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +450,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(bundles_wait_while_the_next_hop_is_down, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(bundles_go_through_a_node_between, setup_chain_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(bundles_go_through_a_node_between_over_udp,
+						setup_chain_udp, teardown),
+		cmocka_unit_test_setup_teardown(bundles_wait_for_the_contact_window,
+						setup_chain_contact, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

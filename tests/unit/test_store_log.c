@@ -56,7 +56,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static void sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
 {
 	char cmd[512];
 	va_list ap;
