@@ -21,6 +21,7 @@
 #include "links.h"
 #include "log.h"
 #include "node.h"
+#include "reports.h"
 #include "store.h"
 
 #define EID_TEXT_MAX 1100
@@ -65,6 +66,15 @@ struct agent {
 	struct expiry *expiry;	 /* lifetimes of the bundles stored (RFC 9171 5.5) */
 	struct fragments *frags; /* split for links, and reassembled here (5.8, 5.9) */
 	uint64_t last_ms, seq;	 /* creation timestamps (RFC 9171 4.2.7) */
+	bool reports;		 /* the node's policy: status reports allowed (6.1) */
+	/* Bundles handed to a link whose forwarding is to be reported, by id. */
+	struct fwd_report *fwd_reports;
+};
+
+struct fwd_report {
+	struct fwd_report *next;
+	uint64_t id;
+	struct report_subject subject;
 };
 
 /* A send in flight: the bundle is being stored. */
@@ -81,6 +91,8 @@ struct send_op {
 };
 
 static int forward_one(struct agent *a, uint64_t id);
+static void maybe_report(struct agent *a, const struct report_subject *s, enum bpv7_status st,
+			 enum bpv7_reason reason);
 
 static void send_op_free(struct send_op *op)
 {
@@ -277,6 +289,16 @@ static int deliver_one(struct agent_binding *b, uint64_t id)
 		d.is_report = bundle->primary.flags & BPV7_BPF_ADMIN_RECORD;
 		r = b->ops->deliver(b->ctx, &d);
 	}
+	/* 5.7 step 2: delivered, once handed to the application. */
+	if (r == 0 && b->a->reports && (bundle->primary.flags & BPV7_BPF_RPT_DELIVERY)) {
+		struct report_subject *subj = malloc(sizeof(*subj));
+
+		if (subj) {
+			report_subject_of(bundle, subj);
+			maybe_report(b->a, subj, BPV7_STATUS_DELIVERED, BPV7_REASON_NONE);
+		}
+		free(subj);
+	}
 	if (r == 0)
 		r = outstanding_add(b, id);
 	if (r == 0)
@@ -357,6 +379,8 @@ static void build_bundle(struct agent *a, const struct agent_send_req *req,
 	a->last_ms = now;
 	bpv7_bundle_init(b);
 	b->primary.flags = bundle_flags(req->bp_flags);
+	if (req->admin_record)
+		b->primary.flags = BPV7_BPF_ADMIN_RECORD; /* 4.2.3: and asks for no reports */
 	b->primary.crc_type = req->crc_type;
 	b->primary.dest = req->dest;
 	b->primary.source = req->source;
@@ -367,6 +391,14 @@ static void build_bundle(struct agent *a, const struct agent_send_req *req,
 	payload.crc_type = req->crc_type;
 	payload.data = payload_bytes;
 	payload.data_len = req->payload_len;
+	if (req->hop_limit) {
+		struct bpv7_block hop = { .type = BPV7_BLOCK_HOP_COUNT,
+					  .number = 2,
+					  .crc_type = req->crc_type,
+					  .ext.hop = { .limit = req->hop_limit } };
+
+		(void)bpv7_bundle_add_block(b, &hop);
+	}
 	(void)bpv7_bundle_add_block(b, &payload);
 	sent->creation_time = now;
 	sent->sequence = a->seq;
@@ -636,8 +668,36 @@ static bool queue_remove(struct id_queue *q, uint64_t id)
 	return true;
 }
 
+/* RFC 9171 6.1: a status report, if the subject asks and the node allows. */
+static void maybe_report(struct agent *a, const struct report_subject *s, enum bpv7_status st,
+			 enum bpv7_reason reason)
+{
+	if (a->reports && report_asked(s, st))
+		report_send(a, s, st, reason);
+}
+
+/* 5.10: the deleted report for stored bundle id, which the store still holds. */
+static void report_deleted(struct agent *a, uint64_t id, enum bpv7_reason reason)
+{
+	struct bpv7_bundle *b = a->reports ? malloc(sizeof(*b)) : NULL;
+	struct report_subject *subj = b ? malloc(sizeof(*subj)) : NULL;
+	struct bpv7_error err;
+	const uint8_t *p;
+	uint8_t *copy = NULL;
+	size_t len;
+
+	if (subj && store_load(a->store, id, &p, &len, &copy) == 0 &&
+	    bpv7_decode(p, len, 0, b, &err) == 0) {
+		report_subject_of(b, subj);
+		maybe_report(a, subj, BPV7_STATUS_DELETED, reason);
+	}
+	free(copy);
+	free(subj);
+	free(b);
+}
+
 /* Take a stored bundle out of whatever queue holds it, and delete it (RFC 9171 5.10). */
-static int forget_bundle(struct agent *a, uint64_t id, const char *why)
+static int forget_bundle(struct agent *a, uint64_t id, const char *why, enum bpv7_reason reason)
 {
 	struct endpoint *ep = NULL;
 	struct agent_binding *b, *resume = NULL;
@@ -668,6 +728,7 @@ static int forget_bundle(struct agent *a, uint64_t id, const char *why)
 	if (meta.is_fragment)
 		fragments_forget(a->frags, id);
 	log_info("bundle %llu for %s: %s: deleted", (unsigned long long)id, meta.dest, why);
+	report_deleted(a, id, reason);
 	r = store_delete(a->store, id);
 	/* One less unconsumed: a sink held at its limit can take the next. */
 	if (resume)
@@ -677,7 +738,7 @@ static int forget_bundle(struct agent *a, uint64_t id, const char *why)
 
 int agent_delete(struct agent *a, uint64_t id)
 {
-	return forget_bundle(a, id, "by an operator");
+	return forget_bundle(a, id, "by an operator", BPV7_REASON_NONE);
 }
 
 /* RFC 9171 5.5: a bundle whose lifetime is over is deleted. */
@@ -689,7 +750,7 @@ static void on_expire(void *ctx, uint64_t id)
 	/* Gone already (consumed, forwarded), or kept longer than this entry says. */
 	if (store_get(a->store, id, &meta) < 0 || meta.expiry > expiry_now_ms())
 		return;
-	(void)forget_bundle(a, id, "lifetime expired");
+	(void)forget_bundle(a, id, "lifetime expired", BPV7_REASON_LIFETIME_EXPIRED);
 }
 
 /* Recovery: what the store held when bpd started. */
@@ -755,7 +816,8 @@ struct recv_op {
  * (4.4.1, replacing the sender's), its hop count one higher (4.4.3).
  * -ELOOP when the hop limit is exceeded (the bundle is then deleted).
  */
-static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8_t **ret)
+static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8_t **ret,
+			   struct report_subject **ret_subject)
 {
 	struct bpv7_block prev = { .type = BPV7_BLOCK_PREV_NODE };
 	struct bpv7_bundle b;
@@ -764,6 +826,11 @@ static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8
 
 	if (bpv7_decode(in, len, 0, &b, &err) < 0)
 		return -EBADMSG;
+	if (a->reports && (b.primary.flags & BPV7_BPF_RPT_FORWARDING)) {
+		*ret_subject = malloc(sizeof(**ret_subject));
+		if (*ret_subject)
+			report_subject_of(&b, *ret_subject);
+	}
 	blk = bpv7_bundle_find(&b, BPV7_BLOCK_HOP_COUNT);
 	if (blk) {
 		if (blk->ext.hop.count >= blk->ext.hop.limit)
@@ -796,6 +863,7 @@ static int forward_one(struct agent *a, uint64_t id)
 	uint8_t *copy, *wire = NULL;
 	struct bp_eid dest;
 	const char *why;
+	struct report_subject *subject = NULL;
 	struct link *l;
 	size_t len, max, grow;
 	long n;
@@ -809,12 +877,13 @@ static int forward_one(struct agent *a, uint64_t id)
 		return -EBUSY; /* it waits its turn: more go when the link acknowledges */
 	if (!l || store_load(a->store, id, &p, &len, &copy) < 0)
 		return 0; /* it waits: store and forward */
-	n = forward_encode(a, p, len, &wire);
+	n = forward_encode(a, p, len, &wire, &subject);
 	free(copy);
 	max = link_max_bundle(l);
 	if (n > 0 && max && (size_t)n > max) {
 		/* 5.8: proactive fragmentation; the fragments come back through the store. */
 		free(wire);
+		free(subject); /* each fragment is reported as it goes */
 		grow = (size_t)n > len ? (size_t)n - len : 0;
 		r = fragments_split(a->frags, id, max, grow + FRAGMENT_SLACK);
 		if (r < 0)
@@ -824,8 +893,10 @@ static int forward_one(struct agent *a, uint64_t id)
 				strerror(-r));
 		return 0;
 	}
+	if (n < 0)
+		free(subject);
 	if (n == -ELOOP) {
-		(void)forget_bundle(a, id, "hop limit exceeded");
+		(void)forget_bundle(a, id, "hop limit exceeded", BPV7_REASON_HOP_LIMIT_EXCEEDED);
 		return 0;
 	}
 	if (n < 0) {
@@ -833,8 +904,20 @@ static int forward_one(struct agent *a, uint64_t id)
 			 meta.dest, strerror((int)-n));
 		return 0;
 	}
-	if (link_send(l, id, wire, (size_t)n) == 0)
+	if (link_send(l, id, wire, (size_t)n) == 0) {
 		(void)store_set_state(a->store, id, STORE_STATE_IN_TRANSIT, link_id(l));
+		if (subject) { /* reported once the link confirms it (5.4 step 6) */
+			struct fwd_report *fr = malloc(sizeof(*fr));
+
+			if (fr) {
+				fr->id = id;
+				fr->subject = *subject;
+				fr->next = a->fwd_reports;
+				a->fwd_reports = fr;
+			}
+		}
+	}
+	free(subject);
 	free(wire);
 	return 0;
 }
@@ -895,9 +978,33 @@ void agent_link_ready(struct agent *a, struct link *l)
 	forward_all(a);
 }
 
+void agent_set_reports(struct agent *a, bool on)
+{
+	a->reports = on;
+}
+
+/* The forwarding report waiting for id's transfer, taken off the list (or NULL). */
+static struct fwd_report *fwd_report_take(struct agent *a, uint64_t id)
+{
+	for (struct fwd_report **pp = &a->fwd_reports; *pp; pp = &(*pp)->next) {
+		struct fwd_report *fr = *pp;
+
+		if (fr->id == id) {
+			*pp = fr->next;
+			return fr;
+		}
+	}
+	return NULL;
+}
+
 void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 {
+	struct fwd_report *fr = a->fwd_reports ? fwd_report_take(a, id) : NULL;
 	struct store_meta meta;
+
+	if (fr && status == 0)
+		maybe_report(a, &fr->subject, BPV7_STATUS_FORWARDED, BPV7_REASON_NONE);
+	free(fr);
 
 	if (store_get(a->store, id, &meta) < 0 || meta.state != STORE_STATE_IN_TRANSIT)
 		return; /* deleted meanwhile (expired, an operator) */
@@ -956,6 +1063,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	struct store_put_req put;
 	struct bpv7_bundle b;
 	struct bpv7_error err;
+	bool block_report = false, unsupported;
 	uint64_t id;
 	int r;
 
@@ -970,6 +1078,34 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 		log_info("link %u (%s): a bundle that does not decode (%s): refused", link_id(l),
 			 link_peer(l), bpv7_error_name(err.code));
 		link_accept(l, xfer, -EBADMSG, CL_REFUSE_NOT_ACCEPTABLE);
+		free(op);
+		return;
+	}
+	/* 5.6 step 4: blocks this node cannot process may ask for a report, or deletion. */
+	unsupported = bpv7_bundle_apply_unknown_blocks(&b, &block_report) == 1;
+	if (a->reports) {
+		struct report_subject *subj = malloc(sizeof(*subj));
+
+		if (subj) {
+			report_subject_of(&b, subj);
+			/* 5.6 step 2; a block's own request needs no bundle flag (4.2.4). */
+			if (block_report)
+				subj->flags |= BPV7_BPF_RPT_RECEPTION;
+			maybe_report(a, subj, BPV7_STATUS_RECEIVED,
+				     block_report ? BPV7_REASON_BLOCK_UNSUPPORTED :
+						    BPV7_REASON_NONE);
+			if (unsupported)
+				maybe_report(a, subj, BPV7_STATUS_DELETED,
+					     BPV7_REASON_BLOCK_UNSUPPORTED);
+		}
+		free(subj);
+	}
+	if (unsupported) {
+		/* Received whole, then deleted (5.10): the peer is done with it. */
+		log_info("link %u (%s): a bundle for %s with a block it may not be forwarded "
+			 "without: deleted",
+			 link_id(l), link_peer(l), op->dest);
+		link_accept(l, xfer, 0, CL_REFUSE_NOT_ACCEPTABLE);
 		free(op);
 		return;
 	}
@@ -1054,6 +1190,7 @@ struct agent *agent_new(struct ev_loop *loop, const struct node_id *node, struct
 	}
 	ev_timer_init(&a->retry, retry_cb, FORWARD_RETRY_MIN_S, 0.);
 	a->retry_s = FORWARD_RETRY_MIN_S;
+	a->reports = true;
 	a->retry.data = a;
 	return a;
 }
@@ -1077,6 +1214,12 @@ void agent_free(struct agent *a)
 		free(op);
 	}
 	ev_timer_stop(a->loop, &a->retry);
+	while (a->fwd_reports) {
+		struct fwd_report *fr = a->fwd_reports;
+
+		a->fwd_reports = fr->next;
+		free(fr);
+	}
 	for (size_t i = 0; i < a->nbuckets; i++) {
 		while (a->buckets[i]) {
 			struct endpoint *ep = a->buckets[i];

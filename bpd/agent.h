@@ -49,6 +49,8 @@ struct agent_send_req {
 	uint64_t bp_flags; /* bp-socket send flags (include/bp/bp.h) */
 	uint64_t lifetime; /* ms */
 	uint8_t crc_type;
+	bool admin_record;	/* the agent's own: a status report (RFC 9171 6.1) */
+	uint64_t hop_limit;	/* 1..255: a hop count block (4.4.3); 0: none */
 	const uint8_t *payload; /* the caller's bytes, valid during agent_send() */
 	size_t payload_len;
 	/*
@@ -160,5 +162,8 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 			 size_t len);
 void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status);
 void agent_link_ready(struct agent *a, struct link *l);
+
+/* The node's policy on status reports (RFC 9171 6.1): on by default. */
+void agent_set_reports(struct agent *a, bool on);
 
 #endif

@@ -258,6 +258,14 @@ int config_apply(struct config *cfg, int argc, char **argv, const char **ret_why
 		return cmd_store(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "listen") == 0)
 		return cmd_listen(cfg, argc, argv, ret_why);
+	if (strcmp(argv[0], "reports") == 0) {
+		if (argc != 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0)) {
+			*ret_why = "usage: reports on|off";
+			return -EINVAL;
+		}
+		cfg->no_reports = strcmp(argv[1], "off") == 0;
+		return 0;
+	}
 	if (strcmp(argv[0], "route") == 0 || strcmp(argv[0], "contact") == 0)
 		return cmd_routing(cfg, argc, argv, ret_why);
 	if (strcmp(argv[0], "neighbor") == 0)

@@ -41,7 +41,8 @@ struct config {
 	uint64_t store_segment;
 	struct frontend_limits limits;
 	struct access access;
-	bool abandon; /* default delivery policy: "abandon" instead of "defer" */
+	bool abandon;	 /* default delivery policy: "abandon" instead of "defer" */
+	bool no_reports; /* "reports off": no status reports (RFC 9171 6.1) */
 	/* "listen ADDR" and "neighbor add NODE ADDR" lines, applied when bpd starts. */
 	char (*listen)[CONFIG_ADDR_MAX];
 	size_t nlisten;

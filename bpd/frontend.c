@@ -518,7 +518,8 @@ static int build_send_req(struct client *c, const struct bp_msg *m, struct agent
 	req->bp_flags = bp_msg_u64(m, BP_F_FLAGS, 0);
 	req->lifetime = bp_msg_u64(m, BP_F_LIFETIME, 86400000);
 	req->crc_type = (uint8_t)bp_msg_u64(m, BP_F_CRC_TYPE, BPV7_CRC_32C);
-	if (req->crc_type > BPV7_CRC_32C)
+	req->hop_limit = bp_msg_u64(m, BP_F_HOP_LIMIT, 0);
+	if (req->crc_type > BPV7_CRC_32C || req->hop_limit > 255)
 		return -EINVAL;
 	return 0;
 }

@@ -67,6 +67,11 @@ static const char usage[] =
 	"  neighbor add NODE tcpcl:HOST:PORT keep a TCPCLv4 link to NODE (ipn:N or\n"
 	"                                    dtn://name) at that address\n"
 	"  neighbor add NODE udp:HOST:PORT   send bundles for NODE there as datagrams\n"
+	"  route add PATTERN via NODE        bundles for PATTERN (ipn:30.*) go via NODE\n"
+	"  contact add NODE from T1 to T2 [rate R]\n"
+	"                                    use NODE's link only then (T: +SECONDS or\n"
+	"                                    YYYY-MM-DDTHH:MM:SSZ), paced to R bytes/s\n"
+	"  reports on|off                    send status reports bundles ask for (on)\n"
 	"  access bind PATTERN user|group NAME\n"
 	"                                    grant and reserve endpoints (ipn:1.7,\n"
 	"                                    ipn:1.300-399, ipn:*.5, dtn://n/app*);\n"
@@ -289,6 +294,7 @@ static int start_links(struct bpd *d)
 				d->cfg.neighbors[i].addr, why);
 			return -EINVAL;
 		}
+	agent_set_reports(d->agent, !d->cfg.no_reports);
 	agent_set_links(d->agent, d->links);
 	return 0;
 }

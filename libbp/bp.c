@@ -250,6 +250,11 @@ static int setsockopt_locked(struct bp_sock *s, int name, const void *val, sockl
 	case BP_DELIVERY_POLICY:
 		r = get_int(val, len, BP_DELIVERY_DEFER, BP_DELIVERY_ABANDON, &v);
 		return r < 0 ? r : set_policy_locked(s, v);
+	case BP_HOP_LIMIT:
+		r = get_int(val, len, 0, 255, &v);
+		if (r == 0)
+			s->hop_limit = v;
+		return r;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -304,6 +309,10 @@ static int getsockopt_locked(struct bp_sock *s, int name, void *val, socklen_t *
 		return put_value(val, len, &s->crc_type, sizeof(s->crc_type));
 	case BP_DELIVERY_POLICY:
 		return put_value(val, len, &s->policy, sizeof(s->policy));
+	case BP_HOP_LIMIT:
+		return put_value(val, len, &s->hop_limit, sizeof(s->hop_limit));
+	case BP_SENT_ID:
+		return put_value(val, len, &s->sent_id, sizeof(s->sent_id));
 	default:
 		return -ENOPROTOOPT;
 	}

@@ -73,6 +73,7 @@ static const struct schema send_schema = {
 		[BP_F_PAYLOAD] = PAYLOAD_INLINE,
 		[BP_F_PAYLOAD_FD] = PAYLOAD_FD,
 		[BP_F_BATCH] = U64(false),
+		[BP_F_HOP_LIMIT] = U64(false),
 	},
 };
 
@@ -177,6 +178,7 @@ static const char *const field_names[BP_F_COUNT] = {
 	[BP_F_BUNDLE_FLAGS] = "bundle_flags",
 	[BP_F_OUTPUT_FD] = "output_fd",
 	[BP_F_BATCH] = "batch",
+	[BP_F_HOP_LIMIT] = "hop_limit",
 };
 
 const char *bp_msg_type_name(uint8_t type)

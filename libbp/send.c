@@ -27,7 +27,7 @@
 /* Everything in a SEND but the payload: header, two EIDs, integer fields. */
 #define SEND_OVERHEAD                                                                              \
 	(BP_PROTO_HDR_LEN + 2 * (BP_PROTO_FIELD_HDR_LEN + BP_PROTO_MAX_EID) +                      \
-	 5 * (BP_PROTO_FIELD_HDR_LEN + 8) + BP_PROTO_FIELD_HDR_LEN)
+	 6 * (BP_PROTO_FIELD_HDR_LEN + 8) + BP_PROTO_FIELD_HDR_LEN)
 
 /* bp-socket's send flags: carried to bpd in the request, never given to the kernel. */
 #define SEND_BP_FLAGS                                                                              \
@@ -72,6 +72,8 @@ static void put_send_fields(struct bp_msg_wr *w, const struct bp_sock *s, const 
 	bp_msg_put_u64(w, BP_F_FLAGS, (uint64_t)(flags & SEND_BP_FLAGS));
 	bp_msg_put_u64(w, BP_F_LIFETIME, s->lifetime);
 	bp_msg_put_u64(w, BP_F_CRC_TYPE, (uint64_t)s->crc_type);
+	if (s->hop_limit)
+		bp_msg_put_u64(w, BP_F_HOP_LIMIT, (uint64_t)s->hop_limit);
 }
 
 /*
@@ -115,6 +117,15 @@ static bool kernel_refused(int r)
 	return r == -ENOBUFS || r == -ENOMEM || r == -EMSGSIZE;
 }
 
+/* What bpd named a bundle it stored (BP_SENT_ID); call with ctl_lock held. */
+static void note_sent(struct bp_sock *s, const struct bp_msg *reply)
+{
+	if (bp_msg_find(reply, BP_F_CREATION_TIME)) {
+		s->sent_id.creation_time = bp_msg_u64(reply, BP_F_CREATION_TIME, 0);
+		s->sent_id.sequence = bp_msg_u64(reply, BP_F_SEQUENCE, 0);
+	}
+}
+
 static int put_inline(struct bp_sock *s, const char *dest, const struct msghdr *msg, size_t len,
 		      int flags, int wait, uint32_t id, bool *ret_fallback)
 {
@@ -136,7 +147,11 @@ static int send_inline(struct bp_sock *s, const char *dest, const struct msghdr 
 	struct conn_reply rep;
 	int r = put_inline(s, dest, msg, len, flags, wait, id, ret_fallback);
 
-	return r < 0 ? r : conn_reply(s->ctl, id, &rep, NULL);
+	if (r == 0)
+		r = conn_reply(s->ctl, id, &rep, NULL);
+	if (r == 0)
+		note_sent(s, &rep.msg);
+	return r;
 }
 
 static int write_all(int fd, const struct iovec *iov, size_t n)
@@ -193,6 +208,8 @@ static int send_memfd(struct bp_sock *s, const char *dest, const struct msghdr *
 	}
 	iov = (struct iovec){ .iov_base = req, .iov_len = (size_t)n };
 	r = conn_callv(s->ctl, &iov, 1, id, mfd, wait, &rep, NULL);
+	if (r == 0)
+		note_sent(s, &rep.msg);
 out_close_mfd:
 	(void)close(mfd);
 	return r;
@@ -272,6 +289,8 @@ static int send_file(struct bp_sock *s, const char *dest, int fd, size_t len, in
 		n = bp_msg_end(&w);
 		r = n < 0 ? (int)n :
 			    conn_call(s->ctl, req, (size_t)n, id, mfd, dontwait, &rep, NULL);
+		if (r == 0)
+			note_sent(s, &rep.msg);
 	}
 	(void)close(mfd);
 	return r;
@@ -480,6 +499,7 @@ static int batch_read_replies(struct batch *b)
 		if (i == b->sent || bp_msg_u64(&msg, BP_F_STATUS, 0) > 4095)
 			goto bad; /* a reply to nothing we asked, or no errno */
 		batch_settle(b, i, -(int)bp_msg_u64(&msg, BP_F_STATUS, 0));
+		note_sent(b->s, &msg);
 	}
 	return 0;
 bad:

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bp/bp.h"
 #include "bp/proto.h"
 
 /* Marks the definitions of the public API (everything else is hidden). */
@@ -52,8 +53,10 @@ struct bp_sock {
 	char report_to[BP_PROTO_MAX_EID + 1]; /* "" means the bound EID */
 	uint64_t lifetime;		      /* ms */
 	int crc_type;
-	int policy;	 /* enum bp_delivery_policy */
-	bool policy_set; /* chosen by the app; else the node's default applies */
+	int hop_limit;		     /* 0: no hop count block */
+	struct bp_bundle_id sent_id; /* the last bundle stored (BP_SENT_ID) */
+	int policy;		     /* enum bp_delivery_policy */
+	bool policy_set;	     /* chosen by the app; else the node's default applies */
 
 	pthread_mutex_t rx_lock;
 	uint8_t *rx; /* one DELIVER message (BP_PROTO_MAX_MSG); allocated on first use */

@@ -151,6 +151,18 @@ struct sockaddr_bp_eid {
 #define BP_REPORT_TO 2	     /* struct sockaddr_bp(_eid): report-to (default: own EID) */
 #define BP_CRC_TYPE 3	     /* int: RFC 9171 CRC type of sent bundles (default 2, CRC-32C) */
 #define BP_DELIVERY_POLICY 4 /* int: BP_DELIVERY_DEFER (default) or BP_DELIVERY_ABANDON */
+#define BP_HOP_LIMIT 5	     /* int: 1..255, a hop count block with that limit; 0: none (default) */
+#define BP_SENT_ID 6	     /* struct bp_bundle_id, read only: the last bundle a send stored */
+
+/*
+ * A bundle's identity with its source (RFC 9171 4.2.7): what status reports
+ * about it name. getsockopt(SOL_BP, BP_SENT_ID) gives the last one this
+ * socket's sends stored (zeros before any).
+ */
+struct bp_bundle_id {
+	uint64_t creation_time; /* DTN time: ms since 2000-01-01T00:00:00Z */
+	uint64_t sequence;
+};
 
 /* What bpd does with bundles not consumed when the socket closes. */
 #define BP_DELIVERY_DEFER 0   /* keep them; deliver again on the next bind */
@@ -205,6 +217,35 @@ ssize_t bp_recvmsg(int fd, struct msghdr *msg, int flags);
 int bp_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int bp_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int bp_close(int fd);
+
+/*
+ * Status reports (RFC 9171 6.1). A bundle sent with MSG_*_RPT flags asks the
+ * nodes on its way to report on it; the reports come to its report-to
+ * endpoint (BP_REPORT_TO, by default the sender's own) as bundles whose
+ * bp_recvmsg() sets MSG_BP_STATUS_REPORT in msg_flags and whose data is the
+ * administrative record. The source address is the reporting node's
+ * (ipn:N.0). bp_status_report_parse() reads the record; its id matches the
+ * BP_SENT_ID of the send.
+ */
+#define BP_STATUS_RECEIVED 0x1
+#define BP_STATUS_FORWARDED 0x2
+#define BP_STATUS_DELIVERED 0x4
+#define BP_STATUS_DELETED 0x8
+
+struct bp_status_report {
+	unsigned status;  /* the BP_STATUS_* the node asserts */
+	uint64_t time[4]; /* DTN time (ms) of each, by bit number, when the bundle asked; else 0 */
+	unsigned reason;  /* RFC 9171 9.5: 0 none, 1 lifetime expired, 9 hop limit exceeded, ... */
+	char source[BP_EID_TEXT_MAX]; /* the reported bundle's source EID */
+	struct bp_bundle_id id;	      /* and its creation timestamp */
+	int is_fragment;
+	uint64_t frag_offset, frag_len;
+};
+
+/* Read a status report's record (len bytes). 0, or -1 with errno EBADMSG or ENOTSUP. */
+int bp_status_report_parse(const void *buf, size_t len, struct bp_status_report *ret);
+/* The text of a reason code: "hop limit exceeded". */
+const char *bp_status_reason(unsigned reason);
 
 #ifdef __cplusplus
 }

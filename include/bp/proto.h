@@ -83,6 +83,7 @@ enum bp_field {
 				   with the reply (a sealed memfd), read from offset 0 */
 	BP_F_BATCH = 22,	 /* u64 1: this SEND continues the previous one's batch:
 				   refused with ECANCELED if a SEND before it failed */
+	BP_F_HOP_LIMIT = 23, /* u64 1..255: the bundle gets a hop count block (RFC 9171 4.4.3) */
 	BP_F_COUNT
 };
 

@@ -154,7 +154,8 @@ static void chain(const char *scheme, const char *extra)
 		  pb, extra);
 	node_conf(&b, "listen %s:127.0.0.1:%u\nneighbor add ipn:3 %s:127.0.0.1:%u\n", scheme, pb,
 		  scheme, pc);
-	node_conf(&c, "listen %s:127.0.0.1:%u\n", scheme, pc);
+	/* c answers (status reports) over the session b opened, via ipn:2. */
+	node_conf(&c, "listen %s:127.0.0.1:%u\nroute add ipn:1.* via ipn:2\n", scheme, pc);
 	node_start(&c);
 	node_start(&b);
 	node_start(&a);
@@ -443,6 +444,148 @@ static void bundles_wait_for_the_contact_window(void **state)
 	bp_close(rx);
 }
 
+/* One status report received on rx: its record, and the node that sent it. */
+struct got_report {
+	struct bp_status_report r;
+	unsigned from; /* ipn node number of the report's source */
+	uint8_t raw[2048];
+};
+
+static void receive_report(int rx, struct got_report *g, int timeout_ms)
+{
+	struct sockaddr_bp src;
+	struct iovec iov = { g->raw, sizeof(g->raw) };
+	struct msghdr mh = {
+		.msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov, .msg_iovlen = 1
+	};
+	struct pollfd p = { .fd = rx, .events = POLLIN };
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, timeout_ms), 1);
+	n = bp_recvmsg(rx, &mh, 0);
+	assert_true(n > 0);
+	assert_true(mh.msg_flags & MSG_BP_STATUS_REPORT);
+	assert_int_equal(bp_status_report_parse(g->raw, (size_t)n, &g->r), 0);
+	assert_int_equal(src.bp_addr.ipn.service_id, 0); /* a node's administrative endpoint */
+	g->from = src.bp_addr.ipn.node_id;
+}
+
+/* The report is about the bundle id sent from ipn:1.9. */
+static void assert_subject(const struct got_report *g, const struct bp_bundle_id *id)
+{
+	assert_string_equal(g->r.source, "ipn:1.9");
+	assert_int_equal(g->r.id.creation_time, id->creation_time);
+	assert_int_equal(g->r.id.sequence, id->sequence);
+}
+
+/* Send one bundle from ipn:1.9 (tx) to ipn:3.7 with flags; its identity. */
+static struct bp_bundle_id send_one(int tx, int flags, size_t len)
+{
+	struct sockaddr_bp dest = ipn(3, 7);
+	struct bp_bundle_id id;
+	socklen_t idlen = sizeof(id);
+	uint8_t buf[100] = { 7 };
+
+	assert_int_equal(bp_sendto(tx, buf, len, flags, (struct sockaddr *)&dest, sizeof(dest)),
+			 (ssize_t)len);
+	assert_int_equal(bp_getsockopt(tx, SOL_BP, BP_SENT_ID, &id, &idlen), 0);
+	assert_int_equal(idlen, sizeof(id));
+	assert_true(id.creation_time > 0);
+	return id;
+}
+
+/*
+ * RFC 9171 6.1: a bundle that asks for them gets received, forwarded and
+ * delivered reports from every node on its way, at its report-to endpoint
+ * (the sender's socket by default), marked as reports and naming it.
+ */
+static void status_reports_reach_the_sender(void **state)
+{
+	/* By node: what each should say */
+	static const unsigned want[4] = {
+		[1] = BP_STATUS_FORWARDED,
+		[2] = BP_STATUS_RECEIVED | BP_STATUS_FORWARDED,
+		[3] = BP_STATUS_RECEIVED | BP_STATUS_DELIVERED,
+	};
+	unsigned seen[4] = { 0 };
+	int tx = bound(&a, 9), rx = bound(&c, 7);
+	struct bp_bundle_id id;
+	struct got_report g;
+
+	id = send_one(tx, MSG_RECEIVED_RPT | MSG_FORWARDED_RPT | MSG_DELIVERED_RPT, 10);
+	{
+		struct pollfd p = { .fd = rx, .events = POLLIN };
+		uint8_t buf[100];
+
+		assert_int_equal(poll(&p, 1, 15000), 1);
+		assert_int_equal(bp_recvfrom(rx, buf, sizeof(buf), 0, NULL, NULL), 10);
+	}
+	for (int i = 0; i < 5; i++) {
+		unsigned st;
+
+		receive_report(tx, &g, 15000);
+		assert_subject(&g, &id);
+		assert_true(g.from >= 1 && g.from <= 3);
+		st = g.r.status;
+		assert_true(st && (st & (st - 1)) == 0); /* one status per report */
+		assert_true((want[g.from] & st) && !(seen[g.from] & st));
+		seen[g.from] |= st;
+		assert_int_equal(g.r.reason, 0);
+	}
+	bp_close(tx);
+	/* bpsend -r delivered waits for the report and says when the bundle arrived. */
+	{
+		char cmd[512], out[512];
+		FILE *p;
+		size_t k;
+
+		snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s -r delivered -w 20 ipn:3.7 hello",
+			 a.sock, BPSEND_PATH);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		k = fread(out, 1, sizeof(out) - 1, p);
+		out[k] = '\0';
+		assert_int_equal(pclose(p), 0);
+		assert_non_null(strstr(out, "delivered by ipn:3.0"));
+		assert_non_null(strstr(out, "after sending"));
+	}
+	bp_close(rx);
+}
+
+/*
+ * Deleted reports: at ipn:2 for a bundle over its hop limit (it left ipn:1
+ * with its count at the limit), and at ipn:1 for one whose lifetime ended
+ * while it waited there for ipn:2.
+ */
+static void hop_limit_and_expiry_give_deleted_reports(void **state)
+{
+	int tx = bound(&a, 9), one = 1;
+	uint64_t lifetime = 1000;
+	struct bp_bundle_id id;
+	struct got_report g;
+
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_HOP_LIMIT, &one, sizeof(one)), 0);
+	id = send_one(tx, MSG_DELETED_RPT, 10);
+	receive_report(tx, &g, 15000);
+	assert_subject(&g, &id);
+	assert_int_equal(g.from, 2);
+	assert_int_equal(g.r.status, BP_STATUS_DELETED);
+	assert_int_equal(g.r.reason, 9); /* RFC 9171 9.5: hop limit exceeded */
+	assert_string_equal(bp_status_reason(g.r.reason), "Hop limit exceeded");
+
+	node_stop(&b);
+	one = 0;
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_HOP_LIMIT, &one, sizeof(one)), 0);
+	assert_int_equal(bp_setsockopt(tx, SOL_BP, BP_LIFETIME, &lifetime, sizeof(lifetime)), 0);
+	id = send_one(tx, MSG_DELETED_RPT, 10);
+	receive_report(tx, &g, 15000);
+	assert_subject(&g, &id);
+	assert_int_equal(g.from, 1);
+	assert_int_equal(g.r.status, BP_STATUS_DELETED);
+	assert_int_equal(g.r.reason, 1); /* lifetime expired */
+	bp_close(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +599,10 @@ int main(void)
 						setup_chain_udp, teardown),
 		cmocka_unit_test_setup_teardown(bundles_wait_for_the_contact_window,
 						setup_chain_contact, teardown),
+		cmocka_unit_test_setup_teardown(status_reports_reach_the_sender, setup_chain_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(hop_limit_and_expiry_give_deleted_reports,
+						setup_chain_tcp, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+
+#define REPORT_FLAGS (MSG_RECEIVED_RPT | MSG_FORWARDED_RPT | MSG_DELIVERED_RPT | MSG_DELETED_RPT)
 
 static const char usage[] =
 	"Usage: bpsend [OPTIONS] DEST [TEXT]\n"
@@ -33,22 +36,29 @@ static const char usage[] =
 	"                        through bpsend), so it may be of any size\n"
 	"  -l, --lifetime SECS   bundle lifetime in seconds (default 86400)\n"
 	"  -r, --report LIST     request status reports, a comma-separated list of\n"
-	"                        received, forwarded, delivered, deleted; they go to\n"
-	"                        SOURCE (use -s and bprecv to see them)\n"
+	"                        received, forwarded, delivered, deleted, and wait\n"
+	"                        for them: each is printed as it comes ('delivered\n"
+	"                        by ipn:3.0 at 2026-11-22T15:04:05.123Z, 0.012 s\n"
+	"                        after sending'), until a delivered or deleted one\n"
+	"                        or the end of --wait\n"
+	"  -w, --wait SECS       how long -r waits (default 30; 0: not at all, the\n"
+	"                        reports then go to SOURCE: use -s and bprecv)\n"
 	"  -a, --ack             set the 'acknowledgement by application requested' flag\n"
 	"  -v, --verbose         print 'stored: SOURCE -> DEST, N bytes' on success\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Put '--' before a TEXT that starts with '-'.\n"
 	"\n"
-	"Exit status: 0 stored, 1 not stored (no bpd, store full, refused: the reason\n"
-	"is printed), 2 bad arguments.\n"
+	"Exit status: 0 stored (and, waiting for a delivered report, delivered), 1 not\n"
+	"stored (no bpd, store full, refused: the reason is printed), deleted on the\n"
+	"way, or no delivered report within --wait; 2 bad arguments.\n"
 	"\n";
 
 struct send_args {
 	struct tool_addr source, dest;
 	const char *dest_text, *text, *file;
 	uint64_t lifetime_ms; /* 0: libbp's default */
+	int64_t wait_ns;      /* how long -r waits for reports */
 	int flags;
 	bool verbose;
 };
@@ -106,6 +116,10 @@ static int parse_option(int c, struct send_args *a)
 	case 'a':
 		a->flags |= MSG_ACK_REQUESTED;
 		return 0;
+	case 'w':
+		if (tool_parse_seconds(optarg, &a->wait_ns) < 0)
+			return tool_usage("bad wait '%s': seconds", optarg);
+		return 0;
 	case 'v':
 		a->verbose = true;
 		return 0;
@@ -123,6 +137,7 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 		{ "lifetime", required_argument, NULL, 'l' },
 		{ "report", required_argument, NULL, 'r' },
 		{ "ack", no_argument, NULL, 'a' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -130,8 +145,9 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 	int c, r;
 
 	(void)tool_parse_endpoint("0", &a->source); /* any free service */
+	a->wait_ns = 30 * (int64_t)1000000000;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:f:l:r:avh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:f:l:r:w:avh", opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return tool_bad_option(argv, c);
 		if (c == 'h') {
@@ -259,11 +275,95 @@ static void print_stored(int s, const struct send_args *a, ssize_t n)
 	(void)printf("stored: %s -> %s, %zd bytes\n", src, dst, n);
 }
 
+/* A DTN time (ms since 2000-01-01) as UTC ISO 8601. */
+static void format_dtn_time(uint64_t ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000 + 946684800);
+	struct tm tm;
+	char date[32];
+
+	gmtime_r(&t, &tm);
+	(void)strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(buf, cap, "%s.%03uZ", date, (unsigned)(ms % 1000));
+}
+
+/* Print one report about our bundle; true when it is final (delivered or deleted). */
+static bool print_report(const struct bp_status_report *r, const struct tool_rx *rx,
+			 int64_t sent_ns)
+{
+	static const char *const names[] = { "received", "forwarded", "delivered", "deleted" };
+	char from[TOOL_ADDR_MAX], when[48];
+	double after = (double)(tool_now_ns() - sent_ns) / 1e9;
+
+	tool_addr_format(&rx->src.sa, rx->src.len, from, sizeof(from));
+	for (unsigned i = 0; i < 4; i++) {
+		if (!(r->status & (1u << i)))
+			continue;
+		if (r->time[i]) {
+			format_dtn_time(r->time[i], when, sizeof(when));
+			(void)printf("%s by %s at %s, %.3f s after sending", names[i], from, when,
+				     after);
+		} else {
+			(void)printf("%s by %s, heard %.3f s after sending", names[i], from, after);
+		}
+		if (r->reason)
+			(void)printf(": %s", bp_status_reason(r->reason));
+		(void)putchar('\n');
+	}
+	(void)fflush(stdout);
+	return r->status & (BP_STATUS_DELIVERED | BP_STATUS_DELETED);
+}
+
+/*
+ * Wait for the reports about bundle id; print them. Returns the exit status:
+ * 0 once delivered (or, when delivery was not asked about, at the end of
+ * the wait), 1 when deleted or when the delivered report did not come.
+ */
+static int await_reports(int s, const struct send_args *a, const struct bp_bundle_id *id,
+			 int64_t sent_ns)
+{
+	int64_t end = sent_ns + a->wait_ns;
+	struct tool_rx rx;
+	int status = a->flags & MSG_DELIVERED_RPT ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+	bool done = false;
+
+	if (tool_rx_init(&rx) < 0)
+		return tool_fail(ENOMEM, "waiting for reports");
+	while (!done && !tool_stop) {
+		int64_t left = end - tool_now_ns();
+		struct bp_status_report r;
+		int w = left > 0 ? tool_wait(s, left) : 0;
+
+		if (w == 0)
+			break;
+		if (w < 0 && w != -EINTR) {
+			status = tool_fail(-w, "waiting for reports");
+			break;
+		}
+		if (w < 0 || tool_rx_peek(s, &rx) < 0)
+			continue;
+		/* Ours only: a bound SOURCE may hear about other bundles too. */
+		if (rx.report && bp_status_report_parse(rx.buf, rx.len, &r) == 0 &&
+		    r.id.creation_time == id->creation_time && r.id.sequence == id->sequence) {
+			done = print_report(&r, &rx, sent_ns);
+			if (done)
+				status = r.status & BP_STATUS_DELETED ? TOOL_EXIT_FAIL :
+									TOOL_EXIT_OK;
+		}
+		(void)tool_rx_consume(s, &rx);
+	}
+	if (!done && (a->flags & MSG_DELIVERED_RPT))
+		(void)tool_error(TOOL_EXIT_FAIL, "no delivered report within the wait");
+	tool_rx_clear(&rx);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct send_args a = { 0 };
 	const char *what;
 	int s, r, status = TOOL_EXIT_FAIL;
+	int64_t sent_ns;
 	ssize_t n;
 
 	tool_init("bpsend");
@@ -283,6 +383,8 @@ int main(int argc, char **argv)
 		(void)tool_fail(-r, "DEST %s on this node", a.dest_text);
 		goto out_close;
 	}
+	(void)tool_signals_init();
+	sent_ns = tool_now_ns();
 	n = send_payload(s, &a, &what);
 	if (n < 0) {
 		if (what)
@@ -294,6 +396,15 @@ int main(int argc, char **argv)
 	if (a.verbose)
 		print_stored(s, &a, n);
 	status = TOOL_EXIT_OK;
+	if ((a.flags & REPORT_FLAGS) && a.wait_ns > 0) {
+		struct bp_bundle_id id;
+		socklen_t len = sizeof(id);
+
+		if (bp_getsockopt(s, SOL_BP, BP_SENT_ID, &id, &len) < 0)
+			status = tool_fail(errno, "the bundle's identity");
+		else
+			status = await_reports(s, &a, &id, sent_ns);
+	}
 out_close:
 	(void)bp_close(s);
 	return status;
