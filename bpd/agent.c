@@ -69,6 +69,7 @@ struct agent {
 	bool reports;		 /* the node's policy: status reports allowed (6.1) */
 	/* Bundles handed to a link whose forwarding is to be reported, by id. */
 	struct fwd_report *fwd_reports;
+	struct agent_stats stats;
 };
 
 struct fwd_report {
@@ -301,8 +302,10 @@ static int deliver_one(struct agent_binding *b, uint64_t id)
 	}
 	if (r == 0)
 		r = outstanding_add(b, id);
-	if (r == 0)
+	if (r == 0) {
 		(void)store_set_state(b->a->store, id, STORE_STATE_DELIVERED, 0);
+		b->a->stats.delivered++;
+	}
 	free(copy);
 	free(bundle);
 	return r;
@@ -442,8 +445,10 @@ static void on_stored(void *ctx, uint64_t id, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	op->done(op->ctx, status, &op->sent);
-	if (status == 0)
+	if (status == 0) {
+		op->a->stats.originated++;
 		watch_expiry(op->a, id, op->expiry);
+	}
 	if (status == 0 && op->local)
 		deliver_local(op->a, op->dest, id);
 	else if (status == 0)
@@ -672,8 +677,10 @@ static bool queue_remove(struct id_queue *q, uint64_t id)
 static void maybe_report(struct agent *a, const struct report_subject *s, enum bpv7_status st,
 			 enum bpv7_reason reason)
 {
-	if (a->reports && report_asked(s, st))
+	if (a->reports && report_asked(s, st)) {
 		report_send(a, s, st, reason);
+		a->stats.reports++;
+	}
 }
 
 /* 5.10: the deleted report for stored bundle id, which the store still holds. */
@@ -728,6 +735,7 @@ static int forget_bundle(struct agent *a, uint64_t id, const char *why, enum bpv
 	if (meta.is_fragment)
 		fragments_forget(a->frags, id);
 	log_info("bundle %llu for %s: %s: deleted", (unsigned long long)id, meta.dest, why);
+	a->stats.deleted[reason < AGENT_REASONS ? reason : 0]++;
 	report_deleted(a, id, reason);
 	r = store_delete(a->store, id);
 	/* One less unconsumed: a sink held at its limit can take the next. */
@@ -983,6 +991,12 @@ void agent_set_reports(struct agent *a, bool on)
 	a->reports = on;
 }
 
+void agent_stats(const struct agent *a, struct agent_stats *ret)
+{
+	*ret = a->stats;
+	ret->reassembly_waiting = fragments_waiting(a->frags);
+}
+
 /* The forwarding report waiting for id's transfer, taken off the list (or NULL). */
 static struct fwd_report *fwd_report_take(struct agent *a, uint64_t id)
 {
@@ -1011,6 +1025,7 @@ void agent_link_sent(struct agent *a, struct link *l, uint64_t id, int status)
 	if (status == 0) {
 		a->retry_s = FORWARD_RETRY_MIN_S;
 		/* 5.4 step 6: forwarded; the node keeps no copy. */
+		a->stats.forwarded++;
 		log_debug("bundle %llu for %s: forwarded to %s", (unsigned long long)id, meta.dest,
 			  link_peer(l));
 		(void)store_delete(a->store, id);
@@ -1042,7 +1057,10 @@ static void on_received_stored(void *ctx, uint64_t id, int status)
 	/* Only now, durable, does the peer hear that we have it (RFC 9174 5.2.3). */
 	if (l)
 		link_accept(l, op->xfer, status, CL_REFUSE_NO_RESOURCES);
+	if (status < 0)
+		a->stats.refused_full++;
 	if (status == 0) {
+		a->stats.received++;
 		watch_expiry(a, id, op->expiry);
 		if (op->local && op->fragment)
 			(void)fragments_add(a->frags, id); /* 5.9: delivered once whole */
@@ -1075,6 +1093,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	if (bpv7_decode(data, len, 0, &b, &err) < 0 ||
 	    bp_eid_format(&b.primary.dest, op->dest, sizeof(op->dest)) < 0 ||
 	    bp_eid_format(&b.primary.source, source, sizeof(source)) < 0) {
+		a->stats.refused_bad++;
 		log_info("link %u (%s): a bundle that does not decode (%s): refused", link_id(l),
 			 link_peer(l), bpv7_error_name(err.code));
 		link_accept(l, xfer, -EBADMSG, CL_REFUSE_NOT_ACCEPTABLE);
@@ -1105,6 +1124,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 		log_info("link %u (%s): a bundle for %s with a block it may not be forwarded "
 			 "without: deleted",
 			 link_id(l), link_peer(l), op->dest);
+		a->stats.deleted[BPV7_REASON_BLOCK_UNSUPPORTED]++;
 		link_accept(l, xfer, 0, CL_REFUSE_NOT_ACCEPTABLE);
 		free(op);
 		return;
@@ -1131,6 +1151,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	r = store_put(a->store, &put, on_received_stored, op, &id);
 	if (r < 0) {
 		/* A full store refuses inbound transfers (issue 4); the node goes on. */
+		a->stats.refused_full++;
 		link_accept(l, xfer, r,
 			    r == -ENOBUFS ? CL_REFUSE_NO_RESOURCES : CL_REFUSE_NOT_ACCEPTABLE);
 		free(op);

@@ -166,4 +166,19 @@ void agent_link_ready(struct agent *a, struct link *l);
 /* The node's policy on status reports (RFC 9171 6.1): on by default. */
 void agent_set_reports(struct agent *a, bool on);
 
+/* What the agent has done since bpd started, for bpctl stats. */
+#define AGENT_REASONS 17 /* RFC 9171 9.5 reason codes 0..16 */
+struct agent_stats {
+	uint64_t originated;		 /* bundles local apps sent (and reports), stored */
+	uint64_t received;		 /* from links, stored */
+	uint64_t forwarded;		 /* confirmed by a link */
+	uint64_t delivered;		 /* handed to local apps */
+	uint64_t reports;		 /* status reports sent */
+	uint64_t refused_full;		 /* received bundles the full store refused */
+	uint64_t refused_bad;		 /* received bytes that did not decode */
+	uint64_t deleted[AGENT_REASONS]; /* by reason code (0: an operator, ...) */
+	size_t reassembly_waiting;	 /* fragments waiting for the rest of their bundle */
+};
+void agent_stats(const struct agent *a, struct agent_stats *ret);
+
 #endif

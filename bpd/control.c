@@ -14,11 +14,13 @@
 #include "agent.h"
 #include "bp/proto.h"
 #include "config.h"
+#include "admin.h"
 #include "decode.h"
 #include "expiry.h"
 #include "frontend.h"
 #include "links.h"
 #include "parse.h"
+#include "routing.h"
 #include "store.h"
 #include "textbuf.h"
 
@@ -232,6 +234,340 @@ static int cmd_links(struct control_env *env, int argc, char **argv, bool json, 
 		links_walk(env->links, print_link, &w);
 	if (json)
 		tb_printf(out, "]\n");
+	return 0;
+}
+
+/* Routing: neighbours, routes, contacts */
+
+/* Unix ms as UTC ISO 8601 ("never" for UINT64_MAX). */
+static void unix_time(struct textbuf *out, uint64_t ms, bool json)
+{
+	if (ms == UINT64_MAX) {
+		tb_printf(out, json ? "null" : "never");
+		return;
+	}
+	dtn_time(out, ms < DTN_EPOCH_UNIX_MS ? 0 : ms - DTN_EPOCH_UNIX_MS, json);
+}
+
+static uint64_t unix_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *const contact_names[] = { "none", "open", "closed" };
+
+/* Bundles waiting to go to each neighbour (forward, in-transit), by its node's text. */
+struct queue_count {
+	struct links *links;
+	const char **nodes;
+	uint64_t *counts;
+	size_t n;
+};
+
+static int count_queued(void *ctx, const struct store_meta *m)
+{
+	struct queue_count *q = ctx;
+	struct bp_eid eid;
+	const char *why, *hop;
+
+	if (bp_eid_parse(m->dest, strlen(m->dest), &eid, &why) < 0)
+		return 0;
+	hop = links_next_hop(q->links, &eid);
+	for (size_t i = 0; hop && i < q->n; i++)
+		if (strcmp(q->nodes[i], hop) == 0) {
+			q->counts[i]++;
+			break;
+		}
+	return 0;
+}
+
+struct nb_walk {
+	struct textbuf *out;
+	bool json;
+	unsigned n;
+	struct queue_count *q; /* NULL: collecting the nodes */
+};
+
+static void collect_neighbor(void *ctx, const struct neighbor_info *ni)
+{
+	struct queue_count *q = ctx;
+	const char **nodes = realloc(q->nodes, (q->n + 1) * sizeof(*nodes));
+
+	if (!nodes)
+		return;
+	q->nodes = nodes;
+	q->nodes[q->n++] = ni->node;
+}
+
+static void print_neighbor(void *ctx, const struct neighbor_info *ni)
+{
+	struct nb_walk *w = ctx;
+	uint64_t queued = w->q->counts && w->n < w->q->n ? w->q->counts[w->n] : 0;
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"node\":", w->n ? "," : "");
+		tb_json_str(w->out, ni->node);
+		tb_printf(w->out, ",\"address\":");
+		tb_json_str(w->out, ni->addr);
+		tb_printf(w->out, ",\"link\":%u,\"up\":%s,\"retry_in_s\":%.1f,\"contact\":\"%s\"",
+			  ni->link, ni->up ? "true" : "false", ni->retry_in_s,
+			  contact_names[ni->contact]);
+		if (ni->contact != CONTACT_NONE) {
+			tb_printf(w->out, ",\"contact_change\":");
+			unix_time(w->out, ni->change_ms, true);
+			tb_printf(w->out, ",\"rate\":%" PRIu64, ni->rate);
+		}
+		tb_printf(w->out,
+			  ",\"queued\":%" PRIu64 ",\"bundles_in\":%" PRIu64
+			  ",\"bundles_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+			  ",\"bytes_out\":%" PRIu64 "}",
+			  queued, ni->stats.bundles_in, ni->stats.bundles_out, ni->stats.bytes_in,
+			  ni->stats.bytes_out);
+	} else {
+		char state[40];
+
+		if (ni->up)
+			snprintf(state, sizeof(state), "up (link %u)", ni->link);
+		else if (ni->link)
+			snprintf(state, sizeof(state), "connecting");
+		else
+			snprintf(state, sizeof(state), "retry in %.0f s", ni->retry_in_s);
+		tb_printf(w->out, "%-16s %-28s %-16s %-6s ", ni->node, ni->addr, state,
+			  contact_names[ni->contact]);
+		if (ni->contact != CONTACT_NONE)
+			unix_time(w->out, ni->change_ms, false);
+		else
+			tb_printf(w->out, "%-24s", "-");
+		tb_printf(w->out, " %8" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n", queued,
+			  ni->stats.bundles_in, ni->stats.bundles_out);
+	}
+	w->n++;
+}
+
+static int cmd_neighbors(struct control_env *env, int argc, char **argv, bool json,
+			 struct textbuf *out)
+{
+	struct queue_count q = { .links = env->links };
+	struct nb_walk w = { .out = out, .json = json, .q = &q };
+	struct store_filter f = { .states = STORE_STATE_BIT(STORE_STATE_FORWARD) |
+					    STORE_STATE_BIT(STORE_STATE_IN_TRANSIT) };
+	const char *why;
+	int r;
+
+	if (argc == 4 && strcmp(argv[1], "add") == 0) {
+		r = links_neighbor_add(env->links, argv[2], argv[3], &why);
+		if (r < 0)
+			tb_printf(out, "neighbor add: %s\n", why);
+		return r;
+	}
+	if (argc != 1)
+		return usage(out, "neighbors | neighbor add NODE tcpcl:HOST:PORT|udp:HOST:PORT");
+	links_walk_neighbors(env->links, collect_neighbor, &q);
+	q.counts = calloc(q.n ? q.n : 1, sizeof(*q.counts));
+	if (q.counts && q.n)
+		(void)store_iterate(env->store, &f, count_queued, &q);
+	if (json)
+		tb_printf(out, "[");
+	else
+		tb_printf(out, "%-16s %-28s %-16s %-6s %-24s %8s %10s %10s\n", "NODE", "ADDRESS",
+			  "LINK", "WINDOW", "UNTIL", "QUEUED", "BUNDLES IN", "OUT");
+	links_walk_neighbors(env->links, print_neighbor, &w);
+	if (json)
+		tb_printf(out, "]\n");
+	free(q.counts);
+	free(q.nodes);
+	return 0;
+}
+
+struct rt_walk {
+	struct textbuf *out;
+	bool json;
+	unsigned n;
+	uint64_t now;
+};
+
+static void print_route(void *ctx, const struct route_info *ri)
+{
+	struct rt_walk *w = ctx;
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"pattern\":", w->n ? "," : "");
+		tb_json_str(w->out, ri->pattern);
+		tb_printf(w->out, ",\"via\":");
+		tb_json_str(w->out, ri->via);
+		tb_printf(w->out, "}");
+	} else {
+		tb_printf(w->out, "%-32s %s\n", ri->pattern, ri->via);
+	}
+	w->n++;
+}
+
+static void print_contact(void *ctx, const struct contact_info *ci)
+{
+	struct rt_walk *w = ctx;
+	const char *state = w->now < ci->from_ms ? "ahead" : w->now < ci->to_ms ? "open" : "past";
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"node\":", w->n ? "," : "");
+		tb_json_str(w->out, ci->node);
+		tb_printf(w->out, ",\"from\":");
+		unix_time(w->out, ci->from_ms, true);
+		tb_printf(w->out, ",\"to\":");
+		unix_time(w->out, ci->to_ms, true);
+		tb_printf(w->out, ",\"rate\":%" PRIu64 ",\"state\":\"%s\"}", ci->rate, state);
+	} else {
+		tb_printf(w->out, "%-16s ", ci->node);
+		unix_time(w->out, ci->from_ms, false);
+		tb_printf(w->out, " ");
+		unix_time(w->out, ci->to_ms, false);
+		if (ci->rate)
+			tb_printf(w->out, " %12" PRIu64 " %s\n", ci->rate, state);
+		else
+			tb_printf(w->out, " %12s %s\n", "-", state);
+	}
+	w->n++;
+}
+
+/* "route add|del ..." and "contact add|del ...": the routing tables, at once. */
+static int change_routing(struct control_env *env, int argc, char **argv, struct textbuf *out)
+{
+	const char *why;
+	int r = routing_command(env->routing, argc, argv, unix_now_ms(), &why);
+
+	if (r < 0) {
+		tb_printf(out, "%s: %s\n", argv[0], why);
+		return r;
+	}
+	links_kick(env->links); /* bundles waiting may have a way now */
+	return 0;
+}
+
+static int cmd_routes(struct control_env *env, int argc, char **argv, bool json,
+		      struct textbuf *out)
+{
+	struct rt_walk w = { .out = out, .json = json };
+
+	if (argc != 1)
+		return usage(out, "routes");
+	if (json)
+		tb_printf(out, "[");
+	else
+		tb_printf(out, "%-32s %s\n", "PATTERN", "VIA");
+	routing_walk_routes(env->routing, print_route, &w);
+	if (json)
+		tb_printf(out, "]\n");
+	return 0;
+}
+
+static int cmd_contacts(struct control_env *env, int argc, char **argv, bool json,
+			struct textbuf *out)
+{
+	struct rt_walk w = { .out = out, .json = json, .now = unix_now_ms() };
+
+	if (argc != 1)
+		return usage(out, "contacts");
+	if (json)
+		tb_printf(out, "[");
+	else
+		tb_printf(out, "%-16s %-24s %-24s %12s %s\n", "NODE", "FROM", "TO", "RATE (B/S)",
+			  "STATE");
+	routing_walk_contacts(env->routing, print_contact, &w);
+	if (json)
+		tb_printf(out, "]\n");
+	return 0;
+}
+
+/* stats */
+
+static void print_link_stats(void *ctx, const struct link_info *li)
+{
+	struct link_walk *w = ctx;
+	const struct cl_stats *st = &li->stats;
+
+	if (w->json) {
+		tb_printf(w->out, "%s{\"id\":%u,\"peer\":", w->n++ ? "," : "", li->id);
+		tb_json_str(w->out, li->peer);
+		tb_printf(w->out,
+			  ",\"bundles_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+			  ",\"bundles_out\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+			  ",\"refused_in\":%" PRIu64 ",\"refused_out\":%" PRIu64
+			  ",\"dropped_in\":%" PRIu64 "}",
+			  st->bundles_in, st->bytes_in, st->bundles_out, st->bytes_out,
+			  st->refused_in, st->refused_out, st->dropped_in);
+		return;
+	}
+	tb_printf(w->out, "  %-5u %-16s %10" PRIu64 " ", li->id, li->peer[0] ? li->peer : "-",
+		  st->bundles_in);
+	human_bytes(w->out, st->bytes_in);
+	tb_printf(w->out, "\t%10" PRIu64 " ", st->bundles_out);
+	human_bytes(w->out, st->bytes_out);
+	tb_printf(w->out, "\trefused %" PRIu64 "/%" PRIu64 " dropped %" PRIu64 "\n", st->refused_in,
+		  st->refused_out, st->dropped_in);
+}
+
+static int cmd_stats(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
+{
+	struct link_walk w = { .out = out, .json = json };
+	struct agent_stats as;
+	struct store_stats st;
+	unsigned n = 0;
+
+	if (argc != 1)
+		return usage(out, "stats");
+	agent_stats(env->agent, &as);
+	(void)store_stats(env->store, &st);
+	if (json) {
+		tb_printf(out,
+			  "{\"bundles\":{\"originated\":%" PRIu64 ",\"received\":%" PRIu64
+			  ",\"forwarded\":%" PRIu64 ",\"delivered\":%" PRIu64
+			  ",\"reports\":%" PRIu64 ",\"refused_store_full\":%" PRIu64
+			  ",\"refused_undecodable\":%" PRIu64 ",\"reassembly_waiting\":%zu},"
+			  "\"deleted\":{",
+			  as.originated, as.received, as.forwarded, as.delivered, as.reports,
+			  as.refused_full, as.refused_bad, as.reassembly_waiting);
+		for (unsigned r = 0; r < AGENT_REASONS; r++)
+			if (as.deleted[r])
+				tb_printf(out, "%s\"%s\":%" PRIu64, n++ ? "," : "",
+					  bpv7_reason_name(r), as.deleted[r]);
+		tb_printf(out, "},\"queues\":{");
+		for (int i = 0; i < STORE_STATE_COUNT; i++)
+			tb_printf(out, "%s\"%s\":%" PRIu64, i ? "," : "",
+				  store_state_name((enum store_state)i), st.by_state[i]);
+		tb_printf(out,
+			  "},\"store\":{\"bundles\":%" PRIu64 ",\"bytes\":%" PRIu64
+			  ",\"max_bundles\":%" PRIu64 ",\"max_bytes\":%" PRIu64 "},\"links\":[",
+			  st.bundles, st.bytes, st.max_bundles, st.max_bytes);
+		links_walk(env->links, print_link_stats, &w);
+		tb_printf(out, "]}\n");
+		return 0;
+	}
+	tb_printf(out,
+		  "bundles    %" PRIu64 " originated, %" PRIu64 " received, %" PRIu64
+		  " forwarded, %" PRIu64 " delivered, %" PRIu64 " reports sent\n",
+		  as.originated, as.received, as.forwarded, as.delivered, as.reports);
+	tb_printf(out,
+		  "refused    %" PRIu64 " (store full), %" PRIu64 " (undecodable)\n"
+		  "deleted   ",
+		  as.refused_full, as.refused_bad);
+	for (unsigned r = 0; r < AGENT_REASONS; r++)
+		if (as.deleted[r])
+			tb_printf(out, "%s %" PRIu64 " %s", n++ ? "," : "", as.deleted[r],
+				  bpv7_reason_name(r));
+	tb_printf(out, "%s\nqueues    ", n ? "" : " none");
+	for (int i = 0; i < STORE_STATE_COUNT; i++)
+		tb_printf(out, " %s %" PRIu64 "%s", store_state_name((enum store_state)i),
+			  st.by_state[i], i + 1 < STORE_STATE_COUNT ? "," : "\n");
+	tb_printf(out, "reassembly %zu fragments waiting\nstore      %" PRIu64 " bundles, ",
+		  as.reassembly_waiting, st.bundles);
+	human_bytes(out, st.bytes);
+	tb_printf(out, " of ");
+	human_bytes(out, st.max_bytes);
+	tb_printf(out,
+		  "\nlinks      LINK  PEER             BUNDLES IN  BYTES\t       OUT  BYTES\n");
+	links_walk(env->links, print_link_stats, &w);
 	return 0;
 }
 
@@ -468,8 +804,8 @@ static int cmd_store(struct control_env *env, int argc, char **argv, bool json, 
 
 int control_run(struct control_env *env, int argc, char **argv, bool json, struct textbuf *out)
 {
-	static const char *const config_only[] = { "node",   "store",  "limit",	  "delivery",
-						   "access", "listen", "neighbor" };
+	static const char *const config_only[] = { "node",   "store",  "limit",	 "delivery",
+						   "access", "listen", "reports" };
 
 	if (argc == 0)
 		return usage(out, "bpctl COMMAND [ARGS]");
@@ -479,6 +815,17 @@ int control_run(struct control_env *env, int argc, char **argv, bool json, struc
 		return cmd_endpoints(env, argc, argv, json, out);
 	if (strcmp(argv[0], "links") == 0)
 		return cmd_links(env, argc, argv, json, out);
+	if (strcmp(argv[0], "neighbors") == 0 ||
+	    (strcmp(argv[0], "neighbor") == 0 && argc > 1 && strcmp(argv[1], "add") == 0))
+		return cmd_neighbors(env, argc, argv, json, out);
+	if (strcmp(argv[0], "routes") == 0)
+		return cmd_routes(env, argc, argv, json, out);
+	if (strcmp(argv[0], "contacts") == 0)
+		return cmd_contacts(env, argc, argv, json, out);
+	if (strcmp(argv[0], "route") == 0 || strcmp(argv[0], "contact") == 0)
+		return change_routing(env, argc, argv, out);
+	if (strcmp(argv[0], "stats") == 0)
+		return cmd_stats(env, argc, argv, json, out);
 	if (strcmp(argv[0], "bundles") == 0)
 		return cmd_bundles(env, argc, argv, json, out);
 	/* "store" alone shows the store; "store quota ..." is a config line. */

@@ -11,6 +11,14 @@
  *	store				the store: use, segments, syncs, recovery
  *	bundles delete ID		delete it (RFC 9171 5.10); one already
  *					handed to an app may still be read there
+ *	links				each link: peer, address, bundles in and out
+ *	neighbors			each neighbour: link, contact window, queue
+ *	neighbor add NODE ADDR		one more, until bpd stops
+ *	routes, contacts		the routing tables (routing.h)
+ *	route add|del ..., contact add|del ...
+ *					change them, until bpd stops
+ *	stats				counters: bundles by fate, deletions by
+ *					reason, queues, store, each link
  *
  * "--json" anywhere among the arguments selects JSON.
  */
@@ -26,14 +34,16 @@ struct store;
 struct textbuf;
 
 struct links;
+struct routing;
 
 struct control_env {
 	const struct config *cfg;
 	struct agent *agent;
 	struct store *store;
 	struct frontend *fe;
-	struct links *links; /* links to other nodes */
-	double started;	     /* ev_time() when bpd started */
+	struct links *links;	 /* links to other nodes */
+	struct routing *routing; /* routes and contacts */
+	double started;		 /* ev_time() when bpd started */
 };
 
 /*

@@ -275,6 +275,13 @@ int links_neighbor_add(struct links *ls, const char *node, const char *addr, con
 		free(nb);
 		return r;
 	}
+	for (struct neighbor *o = ls->neighbors; o; o = o->next) {
+		if (strcmp(o->node.text, nb->node.text) == 0 && strcmp(o->addr, addr) == 0) {
+			free(nb);
+			*why = "that neighbour is there already";
+			return -EEXIST;
+		}
+	}
 	nb->ls = ls;
 	nb->delay = RETRY_MIN_S;
 	snprintf(nb->addr, sizeof(nb->addr), "%s", addr);
@@ -516,6 +523,40 @@ int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len)
 void link_accept(struct link *l, uint64_t xfer, int status, enum cl_refuse why)
 {
 	l->cl->ops->accept(l->cl, xfer, status, why);
+}
+
+const char *links_next_hop(struct links *ls, const struct bp_eid *eid)
+{
+	const struct node_id *via;
+
+	for (struct neighbor *nb = ls->neighbors; nb; nb = nb->next)
+		if (node_id_owns(&nb->node, eid))
+			return nb->node.text;
+	for (struct link *l = ls->links; l; l = l->next)
+		if (l->up && l->peer_ok && node_id_owns(&l->peer_node, eid))
+			return l->peer_node.text;
+	via = routing_via(ls->rt, eid);
+	return via ? via->text : NULL;
+}
+
+void links_walk_neighbors(struct links *ls, void (*fn)(void *ctx, const struct neighbor_info *ni),
+			  void *ctx)
+{
+	uint64_t now = unix_ms();
+
+	for (struct neighbor *nb = ls->neighbors; nb; nb = nb->next) {
+		struct neighbor_info ni = { .node = nb->node.text, .addr = nb->addr };
+
+		if (nb->link) {
+			ni.link = nb->link->id;
+			ni.up = nb->link->up;
+			nb->link->cl->ops->stats(nb->link->cl, &ni.stats);
+		} else if (ev_is_active(&nb->retry)) {
+			ni.retry_in_s = ev_timer_remaining(ls->loop, &nb->retry);
+		}
+		ni.contact = routing_contact(ls->rt, &nb->node, now, &ni.rate, &ni.change_ms);
+		fn(ctx, &ni);
+	}
 }
 
 void links_walk(struct links *ls, void (*fn)(void *ctx, const struct link_info *li), void *ctx)

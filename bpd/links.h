@@ -22,6 +22,7 @@
 #include "cl.h"
 #include "eid.h"
 #include "node.h"
+#include "routing.h"
 
 struct links;
 struct link;
@@ -103,5 +104,22 @@ struct link_info {
 	struct cl_stats stats;
 };
 void links_walk(struct links *ls, void (*fn)(void *ctx, const struct link_info *li), void *ctx);
+
+/* The configured neighbours, for bpctl. */
+struct neighbor_info {
+	const char *node;
+	const char *addr;
+	uint32_t link;		    /* our link to it, 0 while there is none */
+	bool up;		    /* that link is up */
+	double retry_in_s;	    /* no link: the next try comes in this long */
+	enum contact_state contact; /* by the contacts, now */
+	uint64_t rate;		    /* bytes/s inside a contact, 0: unpaced */
+	uint64_t change_ms;	    /* Unix ms: the contact ends, or the next one starts */
+	struct cl_stats stats;	    /* of its link */
+};
+void links_walk_neighbors(struct links *ls, void (*fn)(void *ctx, const struct neighbor_info *ni),
+			  void *ctx);
+/* The node a bundle for eid goes to next (RFC 9171 5.4 step 1), as text, or NULL. */
+const char *links_next_hop(struct links *ls, const struct bp_eid *eid);
 
 #endif

@@ -345,6 +345,7 @@ static int start(struct bpd *d)
 	}
 	d->control.fe = d->fe;
 	d->control.links = d->links;
+	d->control.routing = d->cfg.routing;
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
 	ev_signal_start(d->loop, &d->sigterm);

@@ -266,19 +266,36 @@ static void exchange(struct node *from, struct node *to, unsigned n, unsigned se
 	free(want);
 }
 
-/* bpctl links on node n, --json: its output. */
-static void links_json(struct node *n, char *out, size_t cap)
+/* bpctl ARGS on node n: its output; its exit status must be 0. */
+static void bpctl(struct node *n, const char *args, char *out, size_t cap)
 {
-	char cmd[256];
+	char cmd[512];
 	FILE *p;
 	size_t k;
 
-	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s links --json", n->sock, BPCTL_PATH);
+	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s %s", n->sock, BPCTL_PATH, args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	k = fread(out, 1, cap - 1, p);
 	out[k] = '\0';
 	assert_int_equal(pclose(p), 0);
+}
+
+/* The number after "key": in JSON text, from the first occurrence. */
+static unsigned long json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	assert_non_null(p);
+	return strtoul(p + strlen(pat), NULL, 10);
+}
+
+static void links_json(struct node *n, char *out, size_t cap)
+{
+	bpctl(n, "links --json", out, cap);
 }
 
 static void bundles_cross_a_tcpclv4_link_both_ways(void **state)
@@ -405,12 +422,47 @@ static void bundles_go_through_a_node_between(void **state)
 {
 	int rx;
 
+	char out[4096];
+
 	exchange(&a, &c, 7, 200, true);
 	node_stop(&b);
 	send_some(&a, &c, 40, 3000, 700);
+	/* a says they wait for ipn:2, whose link is down. */
+	bpctl(&a, "neighbors --json", out, sizeof(out));
+	assert_non_null(strstr(out, "\"node\":\"ipn:2.0\""));
+	assert_non_null(strstr(out, "\"up\":false"));
+	assert_int_equal(json_num(out, "queued"), 40);
 	node_start(&b);
 	rx = bound(&c, 7);
 	receive_some(rx, 40, 3000, 700, 30000);
+	bp_close(rx);
+	bpctl(&a, "stats --json", out, sizeof(out));
+	assert_int_equal(json_num(out, "originated"), 47);
+	assert_int_equal(json_num(out, "forwarded"), 47);
+	bpctl(&c, "stats --json", out, sizeof(out));
+	assert_int_equal(json_num(out, "received"), 47);
+	assert_int_equal(json_num(out, "delivered"), 47);
+}
+
+/* Routes change at run time: without one the bundles wait; with it they go. */
+static void routes_change_while_bpd_runs(void **state)
+{
+	char out[4096];
+	int rx = bound(&c, 7);
+
+	bpctl(&a, "route del ipn:3.*", out, sizeof(out));
+	bpctl(&a, "routes --json", out, sizeof(out));
+	assert_string_equal(out, "[]\n");
+	send_some(&a, &c, 5, 100, 50);
+	{
+		struct pollfd p = { .fd = rx, .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, 1000), 0); /* no way there */
+	}
+	bpctl(&a, "route add ipn:3.* via ipn:2", out, sizeof(out));
+	bpctl(&a, "routes", out, sizeof(out));
+	assert_non_null(strstr(out, "ipn:3.*"));
+	receive_some(rx, 5, 100, 50, 15000);
 	bp_close(rx);
 }
 
@@ -599,6 +651,8 @@ int main(void)
 						setup_chain_udp, teardown),
 		cmocka_unit_test_setup_teardown(bundles_wait_for_the_contact_window,
 						setup_chain_contact, teardown),
+		cmocka_unit_test_setup_teardown(routes_change_while_bpd_runs, setup_chain_tcp,
+						teardown),
 		cmocka_unit_test_setup_teardown(status_reports_reach_the_sender, setup_chain_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(hop_limit_and_expiry_give_deleted_reports,

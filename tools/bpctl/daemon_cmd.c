@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bp/proto.h"
@@ -18,6 +19,7 @@
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --json    print JSON instead of text\n"                                                 \
+	"  --watch [SECS]  print again every SECS (default 1) until interrupted\n"                 \
 	"\n"                                                                                       \
 	"bpctl reaches bpd at $BPD_SOCKET, else $XDG_RUNTIME_DIR/bpsock/bpd.sock, else\n"          \
 	"/tmp/bpsock-UID/bpd.sock, as libbp does. Only root, the user bpd runs as and\n"           \
@@ -53,6 +55,42 @@ const char daemon_bundles_usage[] =
 	"pending, queued-local, delivered, forward, in-transit, and may be given\n"
 	"more than once), show one, or delete one. A deleted bundle that bpd had\n"
 	"already handed to an application may still be read there once.\n" DAEMON_OPTIONS;
+
+const char daemon_neighbors_usage[] =
+	"usage: bpctl neighbors [--json] [--watch [SECS]]\n"
+	"       bpctl neighbor add NODE tcpcl:HOST:PORT|udp:HOST:PORT\n"
+	"\n"
+	"List the neighbours bpd keeps links to: node, address, the link's state\n"
+	"(up, connecting, or the next try), the contact window now (none: always\n"
+	"open; open or closed, and until when), bundles waiting to go to it and\n"
+	"bundles carried. 'neighbor add' adds one until bpd stops (the config\n"
+	"file is where it lasts).\n" DAEMON_OPTIONS;
+
+const char daemon_routes_usage[] =
+	"usage: bpctl routes [--json]\n"
+	"       bpctl route add PATTERN via NODE\n"
+	"       bpctl route del PATTERN\n"
+	"\n"
+	"List, add or delete routes: bundles for PATTERN (ipn:30.*, ipn:*.*,\n"
+	"dtn://c/ and a star) go to NODE's link when no link reaches their node\n"
+	"directly; the most specific pattern wins. Changes last until bpd stops.\n" DAEMON_OPTIONS;
+
+const char daemon_contacts_usage[] =
+	"usage: bpctl contacts [--json]\n"
+	"       bpctl contact add NODE from T1 to T2 [rate BYTES/S]\n"
+	"       bpctl contact del NODE\n"
+	"\n"
+	"List, add or delete contacts: windows in which the link to NODE may carry\n"
+	"bundles, paced to the rate (k, M, G: thousands). A node with contacts is\n"
+	"used only inside one. T is +SECONDS from now or YYYY-MM-DDTHH:MM:SSZ.\n" DAEMON_OPTIONS;
+
+const char daemon_stats_usage[] =
+	"usage: bpctl stats [--json] [--watch [SECS]]\n"
+	"\n"
+	"Show the node's counters: bundles originated, received, forwarded,\n"
+	"delivered, reports sent, refused and deleted by reason; the queues (bundles\n"
+	"by state), the store, and bundles and bytes in and out of each link.\n"
+	"--watch refreshes the view every SECS (default 1) until interrupted.\n" DAEMON_OPTIONS;
 
 const char daemon_store_usage[] =
 	"usage: bpctl store [--json]\n"
@@ -193,38 +231,27 @@ static const char *usage_of(const char *cmd)
 		return daemon_store_usage;
 	if (strcmp(cmd, "links") == 0)
 		return daemon_links_usage;
+	if (strcmp(cmd, "neighbors") == 0 || strcmp(cmd, "neighbor") == 0)
+		return daemon_neighbors_usage;
+	if (strcmp(cmd, "routes") == 0 || strcmp(cmd, "route") == 0)
+		return daemon_routes_usage;
+	if (strcmp(cmd, "contacts") == 0 || strcmp(cmd, "contact") == 0)
+		return daemon_contacts_usage;
+	if (strcmp(cmd, "stats") == 0)
+		return daemon_stats_usage;
 	return daemon_bundles_usage;
 }
 
-int daemon_cmd_run(int argc, char **argv)
+/* One command to bpd, its output printed. Returns the exit status. */
+static int run_once(const char *cmd, int nargs, char **args, bool json)
 {
-	const char *cmd = argv[0];
-	char *args[BP_PROTO_MAX_FIELDS];
 	struct bp_msg *m = malloc(sizeof(*m));
-	bool json = false;
 	uint64_t status;
-	int nargs = 0, fd, out_fd = -1, r;
+	int fd, out_fd = -1, r;
 	FILE *out;
 
 	if (!m)
 		return cli_error(BPCTL_EXIT_FAIL, "%s: out of memory", cmd);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			free(m);
-			(void)fputs(usage_of(cmd), stdout);
-			return BPCTL_EXIT_OK;
-		}
-	}
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (nargs == BP_PROTO_MAX_FIELDS - 2) {
-			free(m);
-			return cli_error(BPCTL_EXIT_USAGE, "%s: too many arguments", cmd);
-		} else {
-			args[nargs++] = argv[i];
-		}
-	}
 	fd = connect_bpd(cmd);
 	if (fd < 0) {
 		free(m);
@@ -259,4 +286,55 @@ int daemon_cmd_run(int argc, char **argv)
 	if (status == EINVAL)
 		return BPCTL_EXIT_USAGE;
 	return status == 0 ? BPCTL_EXIT_OK : BPCTL_EXIT_FAIL;
+}
+
+int daemon_cmd_run(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	char *args[BP_PROTO_MAX_FIELDS];
+	double every = 0; /* --watch: seconds between refreshes */
+	bool json = false;
+	int nargs = 0, r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			(void)fputs(usage_of(cmd), stdout);
+			return BPCTL_EXIT_OK;
+		}
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--watch") == 0) {
+			char *end = NULL;
+
+			every = 1;
+			if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+				every = strtod(argv[++i], &end);
+				if (*end || every < 0.1 || every > 86400)
+					return cli_error(BPCTL_EXIT_USAGE,
+							 "%s: --watch SECS: 0.1 to 86400", cmd);
+			}
+		} else if (nargs == BP_PROTO_MAX_FIELDS - 2) {
+			return cli_error(BPCTL_EXIT_USAGE, "%s: too many arguments", cmd);
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (every == 0)
+		return run_once(cmd, nargs, args, json);
+	/* A live view: the screen cleared and the answer printed again, until interrupted. */
+	for (;;) {
+		struct timespec ts = { (time_t)every,
+				       (long)((every - (double)(time_t)every) * 1e9) };
+
+		if (isatty(STDOUT_FILENO))
+			(void)fputs("\033[H\033[2J", stdout);
+		r = run_once(cmd, nargs, args, json);
+		(void)fflush(stdout);
+		if (r != BPCTL_EXIT_OK)
+			return r;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 }
