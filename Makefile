@@ -25,7 +25,7 @@ FUZZ_DIR := build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_bpv7_decode fuzz_bpv7_fields fuzz_proto fuzz_config fuzz_store_log \
-		fuzz_store_ops fuzz_tcpclv4 fuzz_tcpclv4_session
+		fuzz_store_ops fuzz_tcpclv4 fuzz_tcpclv4_session fuzz_udp_recv
 FORMAT_DIRS := $(wildcard bpd libbp convergence include tools tests bench)
 
 # cmake --build runs its own make; keep our make's recursion state out of it.

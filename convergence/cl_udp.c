@@ -59,11 +59,11 @@ struct ud_link {
 	const char *why; /* set: going; freed when depth is 0 */
 	int depth;
 	int fd;
-	ev_io io;	  /* rx: readable; tx: writable again after EAGAIN */
-	ev_timer start;	  /* up, from the loop */
-	ev_prepare flush; /* tx: send the turn's datagrams */
-	ev_idle more;	  /* tx: more than one turn's worth: do not block in between */
-	struct dgram *q;  /* tx: a ring of UD_QUEUE_MAX */
+	ev_io io;	 /* rx: readable; tx: writable again after EAGAIN */
+	ev_timer start;	 /* up, from the loop */
+	ev_check flush;	 /* tx: send the datagrams queued, right after the next poll */
+	ev_idle more;	 /* tx: while flush is on, that poll does not block */
+	struct dgram *q; /* tx: a ring of UD_QUEUE_MAX */
 	size_t qhead, qlen;
 	uint8_t *buf;	   /* rx: UD_BATCH buffers of UD_MAX_BUNDLE + 1 */
 	uint64_t xfer;	   /* rx: numbers received bundles */
@@ -110,7 +110,7 @@ static void release(struct ud_link *u)
 	u->downed = true;
 	ev_io_stop(u->env->loop, &u->io);
 	ev_timer_stop(u->env->loop, &u->start);
-	ev_prepare_stop(u->env->loop, &u->flush);
+	ev_check_stop(u->env->loop, &u->flush);
 	ev_idle_stop(u->env->loop, &u->more);
 	for (; u->qlen; u->qlen--, u->qhead = (u->qhead + 1) % UD_QUEUE_MAX) {
 		struct dgram *d = &u->q[u->qhead];
@@ -148,7 +148,7 @@ static void start_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+static void flush_cb(struct ev_loop *loop, ev_check *w, int revents);
 static void more_cb(struct ev_loop *loop, ev_idle *w, int revents);
 
 static struct ud_link *link_new(const struct cl_env *env, int fd, bool rx)
@@ -176,7 +176,7 @@ static struct ud_link *link_new(const struct cl_env *env, int fd, bool rx)
 	else
 		ev_io_init(&u->io, write_cb, fd, EV_WRITE);
 	u->io.data = u;
-	ev_prepare_init(&u->flush, flush_cb);
+	ev_check_init(&u->flush, flush_cb);
 	u->flush.data = u;
 	ev_idle_init(&u->more, more_cb);
 	return u;
@@ -334,20 +334,27 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	kick(u);
 }
 
-/* Until the queue is empty: flush at the end of each loop turn. */
-static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/*
+ * Sends are batched per loop turn: a send queues, and the datagrams queued
+ * go out together right after the next poll, which does not block while
+ * there are some (an active idle watcher). A check watcher, not a prepare
+ * one: a prepare watcher started from inside another prepare callback
+ * (where the store may call back) would wait for the poll after, and that
+ * poll may block for seconds. At most UD_TURN_BATCHES per turn: the rest
+ * wait for the next, so that reading gets its turn.
+ */
+static void flush_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct ud_link *u = w->data;
-
 	int batches = 0;
 
 	hold(u);
 	while (!u->why && flush(u) && ++batches < UD_TURN_BATCHES)
 		;
-	if (!u->why && (u->qlen == 0 || ev_is_active(&u->io)))
-		ev_prepare_stop(loop, &u->flush);
-	else if (!u->why)
-		ev_idle_start(loop, &u->more); /* others get their turn first */
+	if (!u->why && (u->qlen == 0 || ev_is_active(&u->io))) {
+		ev_check_stop(loop, &u->flush);
+		ev_idle_stop(loop, &u->more);
+	}
 	if (!u->why && u->qlen == 0 && u->state == UD_CLOSING)
 		u->why = "closed";
 	release(u);
@@ -355,13 +362,15 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
-	ev_idle_stop(loop, w); /* the prepare watcher is still on */
+	/* Nothing: being active keeps the next poll from blocking. */
 }
 
 static void kick(struct ud_link *u)
 {
-	if (!ev_is_active(&u->io))
-		ev_prepare_start(u->env->loop, &u->flush);
+	if (ev_is_active(&u->io))
+		return; /* waiting for room: write_cb kicks again */
+	ev_check_start(u->env->loop, &u->flush);
+	ev_idle_start(u->env->loop, &u->more);
 }
 
 static int ud_open(const struct cl_env *env, const struct sockaddr *sa, socklen_t len, void *owner,
