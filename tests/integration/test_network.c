@@ -126,11 +126,14 @@ static int make_dir(void)
 	return 0;
 }
 
+static unsigned port_b; /* ipn:2's TCPCL listener, in the pair */
+
 /* ipn:1 <-> ipn:2 over TCPCLv4, each a neighbour of the other. */
 static int setup(void **state)
 {
 	unsigned pa = free_port(), pb = free_port();
 
+	port_b = pb;
 	if (make_dir() < 0)
 		return -1;
 	node_conf(&a, "listen tcpcl:127.0.0.1:%u\nneighbor add ipn:2 tcpcl:127.0.0.1:%u\n", pa, pb);
@@ -638,12 +641,121 @@ static void hop_limit_and_expiry_give_deleted_reports(void **state)
 	bp_close(tx);
 }
 
+/* Malformed peers (RFC 9174), talking raw TCP to ipn:2's listener. */
+
+static int tcp_to(unsigned port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 5 };
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+static void put(int fd, const void *p, size_t len)
+{
+	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Everything bpd says until it closes (a 5 s read timeout fails the test). */
+static size_t read_to_close(int fd, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t k;
+
+	while ((k = recv(fd, buf + n, cap - n, 0)) > 0)
+		n += (size_t)k;
+	assert_int_equal(k, 0); /* closed, not timed out */
+	return n;
+}
+
+static const uint8_t contact_v4[6] = { 'd', 't', 'n', '!', 4, 0 };
+
+/* SESS_INIT (4.6): keepalive 0, MRUs 1 MiB, node ID ipn:9.0, no extensions. */
+static void put_sess_init(int fd)
+{
+	uint8_t m[1 + 2 + 8 + 8 + 2 + 7 + 4] = { 0x07 };
+
+	m[1 + 2 + 5] = 0x10;	 /* segment MRU 0x100000 */
+	m[1 + 2 + 8 + 5] = 0x10; /* transfer MRU */
+	m[1 + 2 + 8 + 8 + 1] = 7;
+	memcpy(m + 1 + 2 + 8 + 8 + 2, "ipn:9.0", 7);
+	put(fd, m, sizeof(m));
+}
+
+/* bpd's contact header and SESS_INIT as ipn:2.0: 6 + 32 bytes. */
+#define B_OPENING (6 + 1 + 2 + 8 + 8 + 2 + 7 + 4)
+
+static void malformed_peers_get_the_rfc_answers(void **state)
+{
+	uint8_t buf[4096];
+	size_t n;
+	int fd;
+
+	/* 4.3: not "dtn!": closed, nothing said. */
+	fd = tcp_to(port_b);
+	put(fd, "xtn!\x04\x00", 6);
+	assert_int_equal(read_to_close(fd, buf, sizeof(buf)), 0);
+	close(fd);
+
+	/* 4.3: version 3 (here, until TCPCLv3 comes): our header, SESS_TERM "version mismatch". */
+	fd = tcp_to(port_b);
+	put(fd, "dtn!\x03\x00", 6);
+	n = read_to_close(fd, buf, sizeof(buf));
+	assert_int_equal(n, 9);
+	assert_memory_equal(buf, contact_v4, 6);
+	assert_memory_equal(buf + 6, "\x05\x00\x02", 3);
+	close(fd);
+
+	/* 5.1.2: a segment before SESS_INIT: MSG_REJECT "unexpected", the session goes on. */
+	fd = tcp_to(port_b);
+	put(fd, contact_v4, 6);
+	put(fd, "\x01\x03\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01x", 23);
+	put_sess_init(fd);
+	put(fd, "\x05\x00\x00", 3); /* SESS_TERM from us: the reply, then the close */
+	n = read_to_close(fd, buf, sizeof(buf));
+	assert_true(n >= 6 + 3);
+	assert_memory_equal(buf, contact_v4, 6);
+	assert_memory_equal(buf + 6, "\x06\x03\x01", 3);
+	assert_memory_equal(buf + n - 3, "\x05\x01\x00", 3);
+	close(fd);
+
+	/* 5.2.2: a segment over our segment MRU: SESS_TERM "resource exhaustion". */
+	fd = tcp_to(port_b);
+	put(fd, contact_v4, 6);
+	put_sess_init(fd);
+	put(fd, "\x01\x03\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\x01\0\0\0\0\0", 22);
+	n = read_to_close(fd, buf, sizeof(buf));
+	assert_int_equal(n, B_OPENING + 3);
+	assert_memory_equal(buf + B_OPENING, "\x05\x00\x05", 3);
+	close(fd);
+
+	/* 5.1.2: garbage (type 0xee): MSG_REJECT "type unknown", then SESS_TERM. */
+	fd = tcp_to(port_b);
+	put(fd, contact_v4, 6);
+	put_sess_init(fd);
+	put(fd, "\xee\xee\xee\xee", 4);
+	n = read_to_close(fd, buf, sizeof(buf));
+	assert_int_equal(n, B_OPENING + 6);
+	assert_memory_equal(buf + B_OPENING, "\x06\x01\xee", 3);
+	assert_int_equal(buf[B_OPENING + 3], 0x05);
+	close(fd);
+
+	/* Only those sessions ended: ipn:2 still serves ipn:1. */
+	exchange(&a, &b, 3, 77, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(bundles_cross_a_tcpclv4_link_both_ways, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bundles_wait_while_the_next_hop_is_down, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(malformed_peers_get_the_rfc_answers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bundles_go_through_a_node_between, setup_chain_tcp,
 						teardown),
