@@ -17,7 +17,7 @@ SHELL := /bin/bash
 # libclang-rt-14-dev holds clang's sanitizer and libFuzzer runtimes; tshark
 # (with wireshark-common's text2pcap) is the tests' independent BPv7 judge.
 DEB_PACKAGES := build-essential cmake pkg-config libcbor-dev libev-dev libcmocka-dev \
-	clang libclang-rt-14-dev tshark python3 xxd
+	clang libclang-rt-14-dev tshark python3 xxd iproute2
 
 BUILD_DIR := build
 ASAN_DIR := build-asan
