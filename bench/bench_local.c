@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Local delivery benchmark: app -> bpd -> app through libbp, beside a plain
- * AF_UNIX SOCK_SEQPACKET relay measured in the same run.
+ * AF_UNIX SOCK_SEQPACKET relay measured in the same run. With -n, the
+ * network case: app -> bpd ipn:1 -> TCPCLv4 on 127.0.0.1 -> bpd ipn:2 ->
+ * app, beside an AF_UNIX -> relay -> TCP -> relay -> AF_UNIX chain of two
+ * relay processes (each message framed by its 4-byte length on the TCP
+ * connection), and then bping's round trip through both nodes to bpecho
+ * beside a plain TCP ping-pong of the same size.
  *
  * Each case streams messages of one size from 1 or 4 sender threads to one
  * receiver thread for about SECONDS, then each sender sends an end marker;
@@ -33,6 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -98,6 +106,10 @@ struct sender_arg {
 
 static pid_t bpd_pid = -1;
 static char tmp_dir[64];
+/* -n: two nodes linked by TCPCLv4; the receiver binds on the second. */
+static bool net;
+static pid_t bpd2_pid = -1;
+static char sock_a[96], sock_b[96];
 
 static double now(void)
 {
@@ -229,7 +241,73 @@ static int send_all(int fd, const uint8_t *p, size_t len)
  * Each readiness drains a batch, so that no sender starves the others.
  * With ack, each message is answered with one byte once forwarded.
  */
-static int relay_loop(const int *in, int nin, int out, uint8_t *buf, size_t cap, bool ack)
+/* A message on a TCP stream: its length (4 bytes, big-endian), then it. */
+static int send_frame(int fd, const uint8_t *p, size_t len)
+{
+	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			   (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 4 }, { (void *)p, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	while (mh.msg_iovlen > 0) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
+			n -= (ssize_t)mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+		if (mh.msg_iovlen > 0) {
+			mh.msg_iov->iov_base = (uint8_t *)mh.msg_iov->iov_base + n;
+			mh.msg_iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* The far relay: frames from the TCP connection to out as messages, until it closes. */
+static int relay_unframe(int tcp, int out, size_t max)
+{
+	size_t cap = max + 4 + (1 << 20), len = 0, off = 0;
+	uint8_t *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		while (len - off >= 4) {
+			size_t m = (size_t)buf[off] << 24 | (size_t)buf[off + 1] << 16 |
+				   (size_t)buf[off + 2] << 8 | buf[off + 3];
+
+			if (m > max)
+				return -EPROTO;
+			if (len - off < 4 + m)
+				break;
+			if (send_all(out, buf + off + 4, m) < 0)
+				return -EPIPE;
+			off += 4 + m;
+		}
+		memmove(buf, buf + off, len - off);
+		len -= off;
+		off = 0;
+		n = recv(tcp, buf + len, cap - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+static int relay_loop(const int *in, int nin, int out, uint8_t *buf, size_t cap, bool ack,
+		      bool framed)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep = epoll_create1(EPOLL_CLOEXEC), open = nin;
@@ -263,7 +341,8 @@ static int relay_loop(const int *in, int nin, int out, uint8_t *buf, size_t cap,
 					open--;
 					break;
 				}
-				if (send_all(out, buf, (size_t)m) < 0)
+				if ((framed ? send_frame(out, buf, (size_t)m) :
+					      send_all(out, buf, (size_t)m)) < 0)
 					return -EPIPE;
 				if (ack && send_all(fd, buf, 1) < 0)
 					return -EPIPE;
@@ -334,10 +413,49 @@ static void *relay_receiver(void *p)
 	return NULL;
 }
 
+/* A port on 127.0.0.1 the kernel picked, free again for bpd to take; or -errno. */
+static int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -EADDRNOTAVAIL;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* A connected TCP pair on 127.0.0.1: [0] dials, [1] was accepted. */
+static int tcp_pair(int sv[2])
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sin, &len) < 0)
+		return -1;
+	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		return -1;
+	sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	(void)setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return sv[1] < 0 ? -1 : 0;
+}
+
+/* -n: the far relay process, TCP in, the receiver's socket out. */
+static pid_t relay2_pid = -1;
+
 /* Fork the relay between nsenders socketpairs and the receiver's. */
 static pid_t relay_start(struct run *r)
 {
-	int in[MAX_SENDERS], out, sv[2];
+	int in[MAX_SENDERS], out, sv[2], tcp[2];
 	pid_t pid;
 
 	for (int i = 0; i < r->nsenders; i++) {
@@ -352,6 +470,21 @@ static pid_t relay_start(struct run *r)
 	(void)set_sockbuf(sv[0]);
 	out = sv[0];
 	r->rx = sv[1];
+	if (net) { /* senders -> relay -> TCP -> relay2 -> receiver */
+		if (tcp_pair(tcp) < 0)
+			return -1;
+		relay2_pid = fork();
+		if (relay2_pid == 0) {
+			for (int i = 0; i < r->nsenders; i++)
+				close(r->tx[i]), close(in[i]);
+			close(r->rx);
+			close(tcp[0]);
+			_exit(relay_unframe(tcp[1], out, r->size + 1) == 0 ? 0 : 1);
+		}
+		close(tcp[1]);
+		close(out);
+		out = tcp[0];
+	}
 	pid = fork();
 	if (pid == 0) {
 		uint8_t *buf = malloc(r->size + 1);
@@ -360,7 +493,7 @@ static pid_t relay_start(struct run *r)
 		for (int i = 0; i < r->nsenders; i++)
 			close(r->tx[i]);
 		close(r->rx);
-		e = buf ? relay_loop(in, r->nsenders, out, buf, r->size + 1, r->ack) : -ENOMEM;
+		e = buf ? relay_loop(in, r->nsenders, out, buf, r->size + 1, r->ack, net) : -ENOMEM;
 		_exit(e == 0 ? 0 : 1);
 	}
 	for (int i = 0; i < r->nsenders; i++)
@@ -405,26 +538,49 @@ static void measure_relay(struct run *r)
 	r->res.app = usage_since(usage_self(), app0);
 	if (wait4(pid, &status, 0, &ru) == pid)
 		r->res.peer = usage_of_rusage(&ru);
+	if (relay2_pid > 0 && wait4(relay2_pid, &status, 0, &ru) == relay2_pid) {
+		struct usage u = usage_of_rusage(&ru);
+
+		r->res.peer.cpu += u.cpu;
+		r->res.peer.csw += u.csw;
+	}
+	relay2_pid = -1;
 }
 
 /* bpsock: the same streams through bpd. */
 
-static struct sockaddr_bp ipn(uint32_t service)
+/* -n: senders on ipn:1, the receiver on ipn:2 (each through its own bpd). */
+static uint32_t rx_node(void)
+{
+	return net ? 2 : NODE;
+}
+
+static struct sockaddr_bp ipn_of(uint32_t node, uint32_t service)
 {
 	struct sockaddr_bp a;
 
 	memset(&a, 0, sizeof(a));
 	a.bp_family = AF_BP;
 	a.bp_scheme = BP_SCHEME_IPN;
-	a.bp_addr.ipn.node_id = NODE;
+	a.bp_addr.ipn.node_id = node;
 	a.bp_addr.ipn.service_id = service;
 	return a;
 }
 
-static int bound_socket(uint32_t service)
+/* The receiver's endpoint: where senders send. */
+static struct sockaddr_bp ipn(uint32_t service)
 {
-	struct sockaddr_bp a = ipn(service);
-	int fd = bp_socket(AF_BP, SOCK_DGRAM, 0);
+	return ipn_of(rx_node(), service);
+}
+
+/* A BP socket bound to ipn:node.service, through that node's bpd. */
+static int bound_socket_on(uint32_t node, uint32_t service)
+{
+	struct sockaddr_bp a = ipn_of(node, service);
+	int fd;
+
+	setenv("BPD_SOCKET", net && node == 2 ? sock_b : sock_a, 1);
+	fd = bp_socket(AF_BP, SOCK_DGRAM, 0);
 
 	if (fd >= 0 && bp_bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		bp_close(fd);
@@ -530,24 +686,38 @@ static void *bp_receiver(void *p)
 	return NULL;
 }
 
+/* The bpd processes' usage so far: both nodes with -n. */
+static struct usage bpd_usage(void)
+{
+	struct usage u = usage_of(bpd_pid);
+
+	if (bpd2_pid > 0) {
+		struct usage v = usage_of(bpd2_pid);
+
+		u.cpu += v.cpu;
+		u.csw += v.csw;
+	}
+	return u;
+}
+
 static void measure_bpsock(struct run *r)
 {
 	struct usage app0, peer0;
 	int ok = 0;
 
-	r->rx = bound_socket(r->service);
+	r->rx = bound_socket_on(rx_node(), r->service);
 	for (int i = 0; i < r->nsenders; i++) {
-		r->tx[i] = bound_socket(r->service + 1 + (uint32_t)i);
+		r->tx[i] = bound_socket_on(NODE, r->service + 1 + (uint32_t)i);
 		ok += r->tx[i] >= 0;
 	}
 	if (r->rx < 0 || ok < r->nsenders) {
 		r->res.fail = "bpsock: bp_socket or bp_bind failed";
 	} else {
 		app0 = usage_self();
-		peer0 = usage_of(bpd_pid);
+		peer0 = bpd_usage();
 		run_threads(r, bp_sender, bp_receiver);
 		r->res.app = usage_since(usage_self(), app0);
-		r->res.peer = usage_since(usage_of(bpd_pid), peer0);
+		r->res.peer = usage_since(bpd_usage(), peer0);
 	}
 	for (int i = 0; i < r->nsenders; i++)
 		if (r->tx[i] >= 0)
@@ -561,35 +731,35 @@ static void measure_bpsock(struct run *r)
 /* bpd's store: "memory" (the client path alone, the default) or a sync policy of the log. */
 static const char *store_mode = "memory";
 
-static int bpd_start(void)
+/* Start bpd ipn:node in tmp_dir with extra config lines; *ret_pid, its socket path in sock. */
+static int node_start(unsigned node, const char *extra, char *sock, size_t cap, pid_t *ret_pid)
 {
-	char sock[96], state[96], conf[96];
+	char state[96], conf[96], arg[16];
+	pid_t pid;
 	FILE *f;
 
-	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/bench_local-XXXXXX");
-	if (!mkdtemp(tmp_dir))
-		return -errno;
-	snprintf(sock, sizeof(sock), "%s/bpd.sock", tmp_dir);
-	snprintf(state, sizeof(state), "%s/state", tmp_dir);
-	snprintf(conf, sizeof(conf), "%s/bpd.conf", tmp_dir);
+	snprintf(sock, cap, "%s/ipn%u.sock", tmp_dir, node);
+	snprintf(state, sizeof(state), "%s/ipn%u", tmp_dir, node);
+	snprintf(conf, sizeof(conf), "%s/ipn%u.conf", tmp_dir, node);
+	snprintf(arg, sizeof(arg), "ipn:%u", node);
 	f = fopen(conf, "w");
 	if (!f)
 		return -errno;
 	if (strcmp(store_mode, "memory") == 0)
-		fprintf(f, "store memory\n");
+		fprintf(f, "store memory\n%s", extra);
 	else
-		fprintf(f, "store sync %s\n", store_mode);
+		fprintf(f, "store sync %s\n%s", store_mode, extra);
 	if (fclose(f) != 0)
 		return -errno;
-	setenv("BPD_SOCKET", sock, 1); /* for bpd and for libbp in this process */
-	bpd_pid = fork();
-	if (bpd_pid < 0)
+	pid = fork();
+	if (pid < 0)
 		return -errno;
-	if (bpd_pid == 0) {
-		execl(BPD_PATH, "bpd", "-c", conf, "--state", state, "--node", "ipn:1", "-q",
-		      (char *)NULL);
+	if (pid == 0) {
+		execl(BPD_PATH, "bpd", "-c", conf, "--state", state, "--socket", sock, "--node",
+		      arg, "-q", (char *)NULL);
 		_exit(127);
 	}
+	*ret_pid = pid;
 	/* Ready when the socket accepts; give up after 10 s or if bpd exits. */
 	for (int i = 0; i < 1000; i++) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -600,13 +770,57 @@ static int bpd_start(void)
 		close(fd);
 		if (ok)
 			return 0;
-		if (waitpid(bpd_pid, NULL, WNOHANG) == bpd_pid) {
-			bpd_pid = -1;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			*ret_pid = -1;
 			return -ECHILD;
 		}
 		usleep(10000);
 	}
 	return -ETIMEDOUT;
+}
+
+/* One bundle from ipn:1 to ipn:2 and back out: the TCPCLv4 session is up. */
+static int net_warm_up(void)
+{
+	struct sockaddr_bp dest = ipn_of(2, 99);
+	int rx = bound_socket_on(2, 99), tx = bound_socket_on(NODE, 98), ok = 0;
+	char b = 'x';
+
+	if (rx >= 0 && tx >= 0) {
+		set_rcvtimeo(rx);
+		ok = bp_sendto(tx, &b, 1, 0, (struct sockaddr *)&dest, sizeof(dest)) == 1 &&
+		     bp_recvfrom(rx, &b, 1, 0, NULL, NULL) == 1;
+	}
+	if (rx >= 0)
+		bp_close(rx);
+	if (tx >= 0)
+		bp_close(tx);
+	return ok ? 0 : -ETIMEDOUT;
+}
+
+static int bpd_start(void)
+{
+	char extra[160];
+	int r, port;
+
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/bench_local-XXXXXX");
+	if (!mkdtemp(tmp_dir))
+		return -errno;
+	if (!net) {
+		r = node_start(NODE, "", sock_a, sizeof(sock_a), &bpd_pid);
+		setenv("BPD_SOCKET", sock_a, 1); /* for libbp in this process */
+		return r;
+	}
+	/* ipn:2 listens; ipn:1 keeps a TCPCLv4 session to it. */
+	port = free_port();
+	if (port < 0)
+		return port;
+	snprintf(extra, sizeof(extra), "listen tcpcl:127.0.0.1:%d\n", port);
+	r = node_start(2, extra, sock_b, sizeof(sock_b), &bpd2_pid);
+	snprintf(extra, sizeof(extra), "neighbor add ipn:2 tcpcl:127.0.0.1:%d\n", port);
+	if (r == 0)
+		r = node_start(NODE, extra, sock_a, sizeof(sock_a), &bpd_pid);
+	return r == 0 ? net_warm_up() : r;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -619,6 +833,10 @@ static void bpd_stop(void)
 	if (bpd_pid > 0) {
 		kill(bpd_pid, SIGTERM);
 		waitpid(bpd_pid, NULL, 0);
+	}
+	if (bpd2_pid > 0) {
+		kill(bpd2_pid, SIGTERM);
+		waitpid(bpd2_pid, NULL, 0);
 	}
 	if (tmp_dir[0])
 		(void)nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -722,13 +940,126 @@ static void run_case(struct outcome *o, size_t size, int nsenders, unsigned batc
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: bench_local [-r ROUNDS] [-s STORE] [SECONDS] [CASE...]\n"
-			"  SECONDS per measurement (default 1), ROUNDS per case (default 3);\n"
-			"  STORE: memory (default: the client path alone), always, none\n"
-			"  (the log with that sync policy; bench_store measures the store);\n"
-			"  CASEs: 64x1 64x4 64x1b 64x4b 1Mx1 1Mx4 (payload size x senders;\n"
-			"  b: bp_sendmmsg in batches of 64), default all\n");
+	fprintf(stderr,
+		"usage: bench_local [-n] [-r ROUNDS] [-s STORE] [SECONDS] [CASE...]\n"
+		"  -n: through two nodes linked by TCPCLv4, beside a relay chain over TCP,\n"
+		"  then round trips (bping to bpecho beside a TCP ping-pong);\n"
+		"  SECONDS per measurement (default 1), ROUNDS per case (default 3);\n"
+		"  STORE: memory (default: the client path alone), always, none\n"
+		"  (the log with that sync policy; bench_store measures the store);\n"
+		"  CASEs: 64x1 64x4 64x1b 64x4b 1Mx1 1Mx4 (payload size x senders;\n"
+		"  b: bp_sendmmsg in batches of 64), default all\n");
 	exit(2);
+}
+
+/* Round trips (-n) */
+
+#define RTT_COUNT 2000
+#define RTT_SIZE 64
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The far side of the TCP ping-pong: every RTT_SIZE bytes back. */
+static void *echo_thread(void *p)
+{
+	int fd = *(int *)p;
+	uint8_t buf[RTT_SIZE];
+
+	for (;;) {
+		size_t got = 0;
+
+		while (got < sizeof(buf)) {
+			ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			if (n <= 0)
+				return NULL;
+			got += (size_t)n;
+		}
+		if (send_all(fd, buf, sizeof(buf)) < 0)
+			return NULL;
+	}
+}
+
+/* Median and p99 (ms) of RTT_COUNT ping-pongs of RTT_SIZE bytes over loopback TCP. */
+static int tcp_rtt(double *p50, double *p99)
+{
+	static double t[RTT_COUNT];
+	uint8_t buf[RTT_SIZE] = { 0 };
+	pthread_t echo;
+	int sv[2], one = 1;
+
+	if (tcp_pair(sv) < 0)
+		return -1;
+	(void)setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	pthread_create(&echo, NULL, echo_thread, &sv[1]);
+	for (int i = 0; i < RTT_COUNT; i++) {
+		double t0 = now();
+		size_t got = 0;
+
+		if (send_all(sv[0], buf, sizeof(buf)) < 0)
+			break;
+		while (got < sizeof(buf)) {
+			ssize_t n = recv(sv[0], buf + got, sizeof(buf) - got, 0);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		t[i] = (now() - t0) * 1e3;
+	}
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(echo, NULL);
+	close(sv[0]);
+	close(sv[1]);
+	qsort(t, RTT_COUNT, sizeof(t[0]), cmp_double);
+	*p50 = t[RTT_COUNT / 2];
+	*p99 = t[(RTT_COUNT * 99 + 99) / 100 - 1];
+	return 0;
+}
+
+/* bping from ipn:1 to bpecho on ipn:2.7: its "rtt min/median/p99/max" line, or NULL. */
+static char *bping_rtt(char *line, size_t cap)
+{
+	char cmd[512];
+	pid_t echo = fork();
+	FILE *p;
+	char *found = NULL;
+
+	if (echo == 0) {
+		setenv("BPD_SOCKET", sock_b, 1);
+		execl(BPECHO_PATH, "bpecho", "ipn:2.7", (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s -q -c %d -i 0.0005 -s %d ipn:2.7", sock_a,
+		 BPING_PATH, RTT_COUNT, RTT_SIZE);
+	p = popen(cmd, "r");
+	while (p && fgets(line, (int)cap, p))
+		if (strncmp(line, "rtt ", 4) == 0)
+			found = line;
+	if (p)
+		pclose(p);
+	kill(echo, SIGTERM);
+	waitpid(echo, NULL, 0);
+	return found;
+}
+
+static void measure_rtt(void)
+{
+	char line[256], *rtt;
+	double p50 = 0, p99 = 0;
+
+	printf("\nround trips, %d B, %d of them, one at a time (every 0.5 ms):\n", RTT_SIZE,
+	       RTT_COUNT);
+	if (tcp_rtt(&p50, &p99) == 0)
+		printf("  TCP ping-pong on 127.0.0.1      median %.3f ms, p99 %.3f ms\n", p50, p99);
+	rtt = bping_rtt(line, sizeof(line));
+	printf("  bping ipn:1 -> ipn:2 bpecho     %s", rtt ? rtt : "failed\n");
 }
 
 int main(int argc, char **argv)
@@ -751,9 +1082,11 @@ int main(int argc, char **argv)
 	double secs = 1.0;
 	int rounds = 3, nout = 0, failed = 0, c, r;
 
-	while ((c = getopt(argc, argv, "r:s:h")) != -1) {
-		if (c == 's' && (strcmp(optarg, "memory") == 0 || strcmp(optarg, "always") == 0 ||
-				 strcmp(optarg, "none") == 0))
+	while ((c = getopt(argc, argv, "nr:s:h")) != -1) {
+		if (c == 'n')
+			net = true;
+		else if (c == 's' && (strcmp(optarg, "memory") == 0 ||
+				      strcmp(optarg, "always") == 0 || strcmp(optarg, "none") == 0))
 			store_mode = optarg;
 		else if (c != 'r' || (rounds = atoi(optarg)) < 1)
 			usage_exit();
@@ -769,10 +1102,16 @@ int main(int argc, char **argv)
 		bpd_stop();
 		return 1;
 	}
-	printf("bench_local: app -> bpd -> app (bpsock) beside app -> SEQPACKET relay process "
-	       "-> app,\nstreaming (relay) and with each message acknowledged (ack, as "
-	       "bp_sendto is);\n%.1f s per measurement, best of %d round(s), the sides in turn; "
-	       "store: %s\n\n",
+	if (net)
+		printf("bench_local -n: app -> bpd ipn:1 -> TCPCLv4 -> bpd ipn:2 -> app (bpsock) "
+		       "beside\napp -> SEQPACKET -> relay -> TCP -> relay -> SEQPACKET -> app, "
+		       "streaming (relay) and\nwith each message acknowledged by the first relay "
+		       "(ack, as bp_sendto is by ipn:1);\n");
+	else
+		printf("bench_local: app -> bpd -> app (bpsock) beside app -> SEQPACKET relay "
+		       "process -> app,\nstreaming (relay) and with each message acknowledged "
+		       "(ack, as bp_sendto is);\n");
+	printf("%.1f s per measurement, best of %d round(s), the sides in turn; store: %s\n\n",
 	       secs, rounds, store_mode);
 	printf("%-16s %14s %14s %17s %8s %8s   %s\n", "case", "relay", "ack", "bpsock", "/relay",
 	       "/ack", "bad/received: relay ack bpsock");
@@ -795,6 +1134,8 @@ int main(int argc, char **argv)
 	printf("\nper message, best round  CPU us: app     peer   switches: app     peer\n");
 	for (int i = 0; i < nout; i++)
 		print_costs(&out[i]);
+	if (net)
+		measure_rtt();
 	bpd_stop();
 	return failed ? 1 : 0;
 }

@@ -66,6 +66,13 @@ struct tcpcl4_session {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	struct out_xfer *xq, *xq_tail;
+	/*
+	 * The first transfer with bytes not yet in the out buffer. Transfers
+	 * are pipelined (RFC 9174 5.2.2): the next one's segments follow the
+	 * last of the one before without waiting for its XFER_ACK, one
+	 * transfer after another, never interleaved.
+	 */
+	struct out_xfer *xsend;
 	size_t nqueued, queued_bytes; /* in xq */
 	uint64_t next_id;
 
@@ -205,10 +212,10 @@ static void send_reject(struct tcpcl4_session *s, uint8_t reason, uint8_t type)
 	out_put(s, m, tcpcl4_encode_reject(m, sizeof(m), reason, type));
 }
 
-/* The next segment of the transfer at the head of the queue, head and data. */
+/* The next segment of the transfer being sent, head and data. */
 static void add_segment(struct tcpcl4_session *s)
 {
-	struct out_xfer *x = s->xq;
+	struct out_xfer *x = s->xsend;
 	uint64_t mtu = s->peer_segment_mru < s->cfg.segment_max ? s->peer_segment_mru :
 								  s->cfg.segment_max;
 	size_t n = x->len - x->sent;
@@ -235,6 +242,8 @@ static void add_segment(struct tcpcl4_session *s)
 	memcpy(p + h, x->data + x->sent, n);
 	s->out_len += (size_t)h + n;
 	x->sent += n;
+	if (x->sent == x->len)
+		s->xsend = x->next;
 }
 
 /* Write what is queued; top the queue up with segments while the socket takes them. */
@@ -243,11 +252,9 @@ static void pump(struct tcpcl4_session *s)
 	ssize_t n;
 
 	while (!s->why) {
-		struct out_xfer *x = s->xq;
-
-		/* One transfer at a time: the next starts when this one's bytes are out. */
-		while (s->state == SESS_UP && x && x->sent < x->len &&
-		       s->out_len - s->out_off < OUT_LOW_WATER && !s->why)
+		/* Segments while the out buffer is low: one transfer after another. */
+		while (s->state == SESS_UP && s->xsend && s->out_len - s->out_off < OUT_LOW_WATER &&
+		       !s->why)
 			add_segment(s);
 		if (s->out_off == s->out_len)
 			break;
@@ -491,6 +498,8 @@ static void on_refuse(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 		return;
 	}
 	/* 5.2.4: stop sending it (segments already queued still go; the peer drops them). */
+	if (s->xsend == x)
+		s->xsend = x->next;
 	*pp = x->next;
 	s->nqueued--;
 	s->queued_bytes -= x->len;
@@ -728,6 +737,8 @@ int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t 
 	else
 		s->xq = x;
 	s->xq_tail = x;
+	if (!s->xsend)
+		s->xsend = x;
 	s->nqueued++;
 	s->queued_bytes += len;
 	hold(s);
