@@ -50,6 +50,13 @@ struct tcpcl4_session {
 	struct tcpcl4_session_ops ops;
 	void *ctx;
 	ev_io rio, wio;
+	/*
+	 * Sends and acks of one loop turn go out together, right after the
+	 * next poll (which the idle watcher keeps from blocking): one write
+	 * for many bundles, not one each.
+	 */
+	ev_check flush;
+	ev_idle flush_idle;
 	ev_timer setup, keepalive;
 	ev_tstamp last_rx, last_tx;
 
@@ -106,6 +113,8 @@ static void session_free(struct tcpcl4_session *s)
 
 	ev_io_stop(s->loop, &s->rio);
 	ev_io_stop(s->loop, &s->wio);
+	ev_check_stop(s->loop, &s->flush);
+	ev_idle_stop(s->loop, &s->flush_idle);
 	ev_timer_stop(s->loop, &s->setup);
 	ev_timer_stop(s->loop, &s->keepalive);
 	while ((x = s->xq)) {
@@ -147,6 +156,8 @@ static void die(struct tcpcl4_session *s, const char *why)
 	s->why = why;
 	ev_io_stop(s->loop, &s->rio);
 	ev_io_stop(s->loop, &s->wio);
+	ev_check_stop(s->loop, &s->flush);
+	ev_idle_stop(s->loop, &s->flush_idle);
 	ev_timer_stop(s->loop, &s->setup);
 	ev_timer_stop(s->loop, &s->keepalive);
 }
@@ -649,6 +660,30 @@ static void setup_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* 5.1.1: a KEEPALIVE when we were quiet; an idle peer is gone after two intervals. */
+static void flush_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct tcpcl4_session *s = w->data;
+
+	ev_check_stop(loop, &s->flush);
+	ev_idle_stop(loop, &s->flush_idle);
+	hold(s);
+	pump(s);
+	release(s);
+}
+
+static void flush_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+}
+
+/* Write after this loop turn, with whatever else it queues. */
+static void flush_soon(struct tcpcl4_session *s)
+{
+	if (s->why)
+		return;
+	ev_check_start(s->loop, &s->flush);
+	ev_idle_start(s->loop, &s->flush_idle);
+}
+
 static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tcpcl4_session *s = w->data;
@@ -697,6 +732,9 @@ int tcpcl4_session_new(struct ev_loop *loop, int fd, bool active, const struct t
 	s->last_rx = s->last_tx = ev_now(loop);
 	ev_io_init(&s->rio, read_cb, fd, EV_READ);
 	ev_io_init(&s->wio, write_cb, fd, EV_WRITE);
+	ev_check_init(&s->flush, flush_cb);
+	s->flush.data = s;
+	ev_idle_init(&s->flush_idle, flush_idle_cb);
 	ev_timer_init(&s->setup, setup_cb, cfg->setup_timeout_s > 0 ? cfg->setup_timeout_s : 10.0,
 		      0.);
 	ev_init(&s->keepalive, keepalive_cb);
@@ -741,9 +779,7 @@ int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t 
 		s->xsend = x;
 	s->nqueued++;
 	s->queued_bytes += len;
-	hold(s);
-	pump(s);
-	release(s);
+	flush_soon(s);
 	return 0;
 }
 
@@ -767,7 +803,7 @@ void tcpcl4_session_accept(struct tcpcl4_session *s, uint64_t xfer_id, int statu
 		ev_io_start(s->loop, &s->rio);
 		process(s); /* what was read before we stopped */
 	}
-	pump(s);
+	flush_soon(s);
 	release(s);
 }
 
