@@ -913,6 +913,7 @@ static int forward_one(struct agent *a, uint64_t id)
 		return 0;
 	}
 	if (link_send(l, id, wire, (size_t)n) == 0) {
+		wire = NULL; /* the link's now */
 		(void)store_set_state(a->store, id, STORE_STATE_IN_TRANSIT, link_id(l));
 		if (subject) { /* reported once the link confirms it (5.4 step 6) */
 			struct fwd_report *fr = malloc(sizeof(*fr));

@@ -511,7 +511,7 @@ bool link_busy(struct link *l)
 	return !link_open(l) || l->cl->ops->busy(l->cl);
 }
 
-int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len)
+int link_send(struct link *l, uint64_t id, uint8_t *data, size_t len)
 {
 	int r = l->cl->ops->send(l->cl, id, data, len);
 

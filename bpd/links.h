@@ -89,8 +89,11 @@ size_t link_max_bundle(const struct link *l);
  * when).
  */
 bool link_busy(struct link *l);
-/* Send an encoded bundle (copied); ops->sent answers with id. 0 or -errno. */
-int link_send(struct link *l, uint64_t id, const uint8_t *data, size_t len);
+/*
+ * Send an encoded bundle (malloc'd: the link takes it on success, else it
+ * stays the caller's); ops->sent answers with id. 0 or -errno.
+ */
+int link_send(struct link *l, uint64_t id, uint8_t *data, size_t len);
 /* Answer a received bundle: 0 acknowledges it, else it is refused, saying why. */
 void link_accept(struct link *l, uint64_t xfer, int status, enum cl_refuse why);
 

@@ -96,8 +96,13 @@ struct cl_ops {
 	 */
 	int (*open)(const struct cl_env *env, const struct sockaddr *sa, socklen_t len, void *owner,
 		    struct cl_link **ret, const char **why);
-	/* Queue a bundle (copied); events->sent answers with token. 0 or -errno. */
-	int (*send)(struct cl_link *cl, uint64_t token, const uint8_t *data, size_t len);
+	/*
+	 * Queue a bundle: data is malloc'd, and the adapter takes it (frees
+	 * it) when this returns 0, so that no bundle is copied on its way to
+	 * the socket; on an error it stays the caller's. events->sent answers
+	 * with token. 0 or -errno.
+	 */
+	int (*send)(struct cl_link *cl, uint64_t token, uint8_t *data, size_t len);
 	/* Enough is queued: send more when events->sent reports one done. */
 	bool (*busy)(const struct cl_link *cl);
 	/* Answer a received bundle: status 0 acknowledges it, else it is refused. */

@@ -262,7 +262,7 @@ static void tl_listener_free(struct cl_listener *li)
 
 /* A link's operations. */
 
-static int tl_send(struct cl_link *cl, uint64_t token, const uint8_t *data, size_t len)
+static int tl_send(struct cl_link *cl, uint64_t token, uint8_t *data, size_t len)
 {
 	struct tl_link *t = tl_of(cl);
 

@@ -402,7 +402,7 @@ static int ud_open(const struct cl_env *env, const struct sockaddr *sa, socklen_
 
 /* A link's operations. */
 
-static int ud_send(struct cl_link *cl, uint64_t token, const uint8_t *data, size_t len)
+static int ud_send(struct cl_link *cl, uint64_t token, uint8_t *data, size_t len)
 {
 	struct ud_link *u = ud_of(cl);
 	struct dgram *d;
@@ -416,10 +416,7 @@ static int ud_send(struct cl_link *cl, uint64_t token, const uint8_t *data, size
 	if (u->qlen == UD_QUEUE_MAX)
 		return -ENOBUFS;
 	d = &u->q[(u->qhead + u->qlen) % UD_QUEUE_MAX];
-	d->data = malloc(len);
-	if (!d->data)
-		return -ENOMEM;
-	memcpy(d->data, data, len);
+	d->data = data; /* ours from here */
 	d->len = len;
 	d->token = token;
 	u->qlen++;

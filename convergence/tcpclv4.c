@@ -751,7 +751,7 @@ int tcpcl4_session_new(struct ev_loop *loop, int fd, bool active, const struct t
 	return 0;
 }
 
-int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t *data, size_t len)
+int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, uint8_t *data, size_t len)
 {
 	struct out_xfer *x;
 
@@ -762,11 +762,9 @@ int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t 
 	if (s->state == SESS_UP && len > s->peer_transfer_mru)
 		return -EMSGSIZE;
 	x = calloc(1, sizeof(*x));
-	if (!x || !(x->data = malloc(len))) {
-		free(x);
+	if (!x)
 		return -ENOMEM;
-	}
-	memcpy(x->data, data, len);
+	x->data = data; /* ours from here: no copy of the bundle */
 	x->len = len;
 	x->token = token;
 	x->id = s->next_id++;

@@ -80,13 +80,14 @@ int tcpcl4_session_new(struct ev_loop *loop, int fd, bool active, const struct t
 		       struct tcpcl4_session **ret);
 
 /*
- * Queue a bundle for the peer: len bytes of data (copied). Transfers go out
+ * Queue a bundle for the peer: len bytes at data, a malloc'd buffer the
+ * session takes (and frees) when this returns 0. Transfers go out
  * one after another, each split into segments no larger than the peer's
  * segment MRU and cfg->segment_max. ops->sent answers with token. -EINVAL
  * for nothing (a bundle is never empty), -ENOTCONN once the session is
  * ending, -EMSGSIZE over the peer's transfer MRU, -ENOMEM.
  */
-int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, const uint8_t *data, size_t len);
+int tcpcl4_session_send(struct tcpcl4_session *s, uint64_t token, uint8_t *data, size_t len);
 
 /*
  * The owner's answer to a received bundle: status 0 sends the transfer's

@@ -31,7 +31,15 @@ static void on_up(void *ctx, struct tcpcl4_session *s, const char *id, size_t le
 	struct state *st = ctx;
 
 	/* Send one back, to exercise acks and refusals from the peer's bytes. */
-	(void)tcpcl4_session_send(s, 1, (const uint8_t *)"bundle", 6);
+	{
+		uint8_t *b = malloc(6);
+
+		if (b) {
+			memcpy(b, "bundle", 6);
+			if (tcpcl4_session_send(s, 1, b, 6) < 0)
+				free(b);
+		}
+	}
 	(void)st;
 }
 

@@ -36,6 +36,16 @@ struct side {
 	char peer[64];
 };
 
+/* A malloc'd copy: what a send takes. */
+static uint8_t *own(const void *p, size_t len)
+{
+	uint8_t *c = malloc(len ? len : 1);
+
+	assert_non_null(c);
+	memcpy(c, p, len);
+	return c;
+}
+
 static void on_up(void *ctx, struct tcpcl4_session *s, const char *id, size_t len)
 {
 	struct side *d = ctx;
@@ -197,9 +207,15 @@ static void two_sessions_exchange_bundles(void **state)
 	assert_string_equal(a.peer, "ipn:20.0");
 	assert_string_equal(b.peer, "ipn:10.0");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		assert_int_equal(tcpcl4_session_send(a.s, 100 + i, data, sizes[i]), 0);
-	assert_int_equal(tcpcl4_session_send(a.s, 99, data, 0), -EINVAL);
-	assert_int_equal(tcpcl4_session_send(b.s, 7, data, 3000), 0);
+		assert_int_equal(tcpcl4_session_send(a.s, 100 + i, own(data, sizes[i]), sizes[i]),
+				 0);
+	{
+		uint8_t *none = own(data, 0);
+
+		assert_int_equal(tcpcl4_session_send(a.s, 99, none, 0), -EINVAL);
+		free(none); /* refused: still ours */
+	}
+	assert_int_equal(tcpcl4_session_send(b.s, 7, own(data, 3000), 3000), 0);
 	for (int i = 0; i < 5000 && (a.nsent < 5 || b.nsent < 1); i++) {
 		ev_run(loop, EVRUN_NOWAIT);
 		usleep(500);
@@ -238,8 +254,8 @@ static void a_refused_bundle_reaches_the_sender(void **state)
 	assert_int_equal(tcpcl4_session_new(loop, sv[1], false, &cfg_a, &ops, &b, &b.s), 0);
 	run_until(loop, &b.up);
 	run_until(loop, &a.up);
-	assert_int_equal(tcpcl4_session_send(a.s, 1, data, sizeof(data)), 0);
-	assert_int_equal(tcpcl4_session_send(a.s, 2, data, 10), 0);
+	assert_int_equal(tcpcl4_session_send(a.s, 1, own(data, sizeof(data)), sizeof(data)), 0);
+	assert_int_equal(tcpcl4_session_send(a.s, 2, own(data, 10), 10), 0);
 	for (int i = 0; i < 5000 && a.nsent < 2; i++) {
 		ev_run(loop, EVRUN_NOWAIT);
 		usleep(500);
