@@ -457,10 +457,25 @@ static void on_stored(void *ctx, uint64_t id, int status)
 }
 
 /* RFC 9171 5.5: the bundle expires its lifetime after its creation. */
-static uint64_t expiry_of(const struct bpv7_primary *pr)
+/*
+ * RFC 9171 5.5: when the bundle expires (DTN ms). A source without a clock
+ * sets creation time 0 (4.2.6) and a bundle age block (4.4.2): the bundle
+ * then expires lifetime minus its age after now, when it arrived.
+ */
+static uint64_t expiry_of(const struct bpv7_bundle *b)
 {
-	return pr->lifetime > UINT64_MAX - pr->creation_time ? STORE_EXPIRY_NEVER :
-							       pr->creation_time + pr->lifetime;
+	const struct bpv7_primary *pr = &b->primary;
+	uint64_t base = pr->creation_time, life = pr->lifetime;
+
+	if (base == 0) {
+		const struct bpv7_block *age =
+			bpv7_bundle_find((struct bpv7_bundle *)b, BPV7_BLOCK_BUNDLE_AGE);
+		uint64_t aged = age ? age->ext.age_ms : 0;
+
+		base = expiry_now_ms();
+		life = aged >= life ? 0 : life - aged;
+	}
+	return life > UINT64_MAX - base ? STORE_EXPIRY_NEVER : base + life;
 }
 
 int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_done_fn *done,
@@ -517,7 +532,7 @@ int agent_send(struct agent *a, const struct agent_send_req *req, agent_send_don
 		.source = source,
 		.creation_time = b->primary.creation_time,
 		.sequence = b->primary.sequence,
-		.expiry = op->expiry = expiry_of(&b->primary),
+		.expiry = op->expiry = expiry_of(b),
 		.state = op->local ? STORE_STATE_QUEUED_LOCAL : STORE_STATE_FORWARD,
 		.segs = segs,
 		.nsegs = nsegs,
@@ -824,8 +839,8 @@ struct recv_op {
  * (4.4.1, replacing the sender's), its hop count one higher (4.4.3).
  * -ELOOP when the hop limit is exceeded (the bundle is then deleted).
  */
-static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8_t **ret,
-			   struct report_subject **ret_subject)
+static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint64_t expiry,
+			   uint8_t **ret, struct report_subject **ret_subject)
 {
 	struct bpv7_block prev = { .type = BPV7_BLOCK_PREV_NODE };
 	struct bpv7_bundle b;
@@ -844,6 +859,18 @@ static long forward_encode(struct agent *a, const uint8_t *in, size_t len, uint8
 		if (blk->ext.hop.count >= blk->ext.hop.limit)
 			return -ELOOP;
 		blk->ext.hop.count++;
+		blk->data = NULL; /* encoded again from ext */
+		blk->data_len = 0;
+	}
+	/*
+	 * 4.4.2: the age block says how old the bundle is as it leaves: its
+	 * lifetime less what is left of it here (expiry counted it at arrival).
+	 */
+	blk = bpv7_bundle_find(&b, BPV7_BLOCK_BUNDLE_AGE);
+	if (blk && expiry != STORE_EXPIRY_NEVER) {
+		uint64_t now = expiry_now_ms(), left = expiry > now ? expiry - now : 0;
+
+		blk->ext.age_ms = left >= b.primary.lifetime ? 0 : b.primary.lifetime - left;
 		blk->data = NULL; /* encoded again from ext */
 		blk->data_len = 0;
 	}
@@ -885,7 +912,7 @@ static int forward_one(struct agent *a, uint64_t id)
 		return -EBUSY; /* it waits its turn: more go when the link acknowledges */
 	if (!l || store_load(a->store, id, &p, &len, &copy) < 0)
 		return 0; /* it waits: store and forward */
-	n = forward_encode(a, p, len, &wire, &subject);
+	n = forward_encode(a, p, len, meta.expiry, &wire, &subject);
 	free(copy);
 	max = link_max_bundle(l);
 	if (n > 0 && max && (size_t)n > max) {
@@ -1135,7 +1162,7 @@ void agent_link_received(struct agent *a, struct link *l, uint64_t xfer, const u
 	op->xfer = xfer;
 	op->local = node_id_owns(a->node, &b.primary.dest);
 	op->fragment = b.primary.flags & BPV7_BPF_IS_FRAGMENT;
-	op->expiry = expiry_of(&b.primary);
+	op->expiry = expiry_of(&b);
 	put = (struct store_put_req){
 		.dest = op->dest,
 		.source = source,

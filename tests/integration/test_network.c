@@ -748,6 +748,74 @@ static void malformed_peers_get_the_rfc_answers(void **state)
 	exchange(&a, &b, 3, 77, true);
 }
 
+/*
+ * A bundle from a node without a clock (creation time 0, RFC 9171 4.2.6)
+ * lives by its bundle age block (4.4.2): it must not count as expired in
+ * the year 2000. Sent by a raw TCPCLv4 peer to ipn:2, for an app there.
+ */
+static void a_clockless_bundle_lives_by_its_age(void **state)
+{
+	char cmd[512], hex[1024];
+	uint8_t seg[600], buf[4096];
+	size_t n = 0, k;
+	ssize_t got;
+	FILE *p;
+	int fd, rx;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s encode --source ipn:9.1 --dest ipn:2.7 --time 0 --age 5000 "
+		 "--lifetime 3600000 --payload clockless --hex",
+		 BPCTL_PATH);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(hex, sizeof(hex), p));
+	assert_int_equal(pclose(p), 0);
+	/* XFER_SEGMENT, START|END, transfer 1, no extensions, then the bundle. */
+	seg[n++] = 0x01;
+	seg[n++] = 0x03;
+	memset(seg + n, 0, 7);
+	seg[n + 7] = 1;
+	n += 8;
+	memset(seg + n, 0, 4);
+	n += 4;
+	k = strspn(hex, "0123456789abcdef") / 2;
+	memset(seg + n, 0, 8);
+	seg[n + 7] = (uint8_t)k;
+	seg[n + 6] = (uint8_t)(k >> 8);
+	n += 8;
+	for (size_t i = 0; i < k; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		seg[n++] = (uint8_t)v;
+	}
+	fd = tcp_to(port_b);
+	put(fd, contact_v4, 6);
+	put_sess_init(fd);
+	put(fd, seg, n);
+	/* Its XFER_ACK (type 2, END flag) after bpd's opening: it was stored. */
+	for (size_t have = 0; have < B_OPENING + 2;) {
+		got = recv(fd, buf + have, sizeof(buf) - have, 0);
+		assert_true(got > 0);
+		have += (size_t)got;
+	}
+	assert_int_equal(buf[B_OPENING], 0x02);
+	/* It waits in the store a while (a bundle counted as expired would be deleted now). */
+	sleep(1);
+	rx = bound(&b, 7);
+	{
+		struct pollfd pf = { .fd = rx, .events = POLLIN };
+		char text[32];
+
+		assert_int_equal(poll(&pf, 1, 5000), 1);
+		assert_int_equal(bp_recvfrom(rx, text, sizeof(text), 0, NULL, NULL), 9);
+		assert_memory_equal(text, "clockless", 9);
+	}
+	put(fd, "\x05\x00\x00", 3);
+	close(fd);
+	bp_close(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +824,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bundles_wait_while_the_next_hop_is_down, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(malformed_peers_get_the_rfc_answers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_clockless_bundle_lives_by_its_age, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bundles_go_through_a_node_between, setup_chain_tcp,
 						teardown),
