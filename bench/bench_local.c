@@ -954,7 +954,7 @@ static void usage_exit(void)
 
 /* Round trips (-n) */
 
-#define RTT_COUNT 2000
+#define RTT_COUNT 1000
 #define RTT_SIZE 64
 
 static int cmp_double(const void *x, const void *y)
@@ -1036,7 +1036,7 @@ static char *bping_rtt(char *line, size_t cap)
 		_exit(127);
 	}
 	usleep(300000);
-	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s -q -c %d -i 0.0005 -s %d ipn:2.7", sock_a,
+	snprintf(cmd, sizeof(cmd), "BPD_SOCKET=%s %s -q -c %d -i 0.002 -s %d ipn:2.7", sock_a,
 		 BPING_PATH, RTT_COUNT, RTT_SIZE);
 	p = popen(cmd, "r");
 	while (p && fgets(line, (int)cap, p))
@@ -1054,7 +1054,7 @@ static void measure_rtt(void)
 	char line[256], *rtt;
 	double p50 = 0, p99 = 0;
 
-	printf("\nround trips, %d B, %d of them, one at a time (every 0.5 ms):\n", RTT_SIZE,
+	printf("\nround trips, %d B, %d of them (bping: one every 2 ms):\n", RTT_SIZE,
 	       RTT_COUNT);
 	if (tcp_rtt(&p50, &p99) == 0)
 		printf("  TCP ping-pong on 127.0.0.1      median %.3f ms, p99 %.3f ms\n", p50, p99);

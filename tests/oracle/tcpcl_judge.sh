@@ -17,33 +17,14 @@
 # Exit: 0 all judged as expected, 1 something failed, 2 usage error,
 #       77 tshark is missing or capturing is not allowed (ctest: skipped).
 set -euo pipefail
+. "$(dirname "$0")/judge_lib.sh"
+judge_init tcpcl_judge "$@"
 
-[ $# -eq 1 ] && [ -x "$1/bpd" ] || { echo "usage: $0 BUILD_DIR (with bpd, bpsend, bprecv)"; exit 2; }
-B=$(cd "$1" && pwd)
-command -v tshark >/dev/null 2>&1 || { echo "skip: tshark is not installed"; exit 77; }
-[ "$(id -u)" -eq 0 ] || { echo "skip: capturing on lo needs root"; exit 77; }
-
-D=$(mktemp -d /tmp/tcpcl_judge.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-read -r PA PB < <(python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r PA PB < <(free_ports tcp 2)
 printf 'node ipn:1\nlisten tcpcl:127.0.0.1:%s\nneighbor add ipn:2 tcpcl:127.0.0.1:%s\n' "$PA" "$PB" > "$D/a.conf"
 printf 'node ipn:2\nlisten tcpcl:127.0.0.1:%s\n' "$PB" > "$D/b.conf"
 
-timeout 60 tshark -q -i lo -f "tcp port $PA or tcp port $PB" -w "$D/cap.pcapng" > "$D/tshark.log" 2>&1 &
-T=$!
-for _ in $(seq 100); do grep -q "Capturing on" "$D/tshark.log" 2>/dev/null && break; sleep 0.1; done
-grep -q "Capturing on" "$D/tshark.log" || { cat "$D/tshark.log"; echo "skip: cannot capture on lo"; exit 77; }
+capture_start "tcp port $PA or tcp port $PB"
 
 # ipn:2 first, listening before ipn:1 dials it (else the first try is a refused connect).
 "$B/bpd" -c "$D/b.conf" --state "$D/b" --socket "$D/b.sock" -q & pids+=($!); PIDB=$!
@@ -61,30 +42,18 @@ cat "$D/msg1" "$D/big" "$D/msg3" | cmp -s - "$D/out" || fail "ipn:2 received oth
 kill "$PIDA"; wait "$PIDA" || fail "bpd ipn:1 did not stop cleanly"
 kill "$PIDB"; wait "$PIDB" || fail "bpd ipn:2 did not stop cleanly"
 pids=()
-sleep 0.5
-kill -INT $T; wait $T || true
+capture_stop
 
 F=(-2 -r "$D/cap.pcapng" -d "tcp.port==$PA,tcpcl" -d "tcp.port==$PB,tcpcl")
-count() { tshark "${F[@]}" -Y "$1" 2>/dev/null | wc -l; }
-[ "$(count _ws.malformed)" -eq 0 ] || fail "tshark marks packets malformed"
-[ "$(count '_ws.expert.severity == error')" -eq 0 ] ||
-	fail "expert errors: $(tshark "${F[@]}" -q -z expert,error 2>/dev/null | grep -v '^$' | tail -n +3)"
-bad_warn=$(tshark "${F[@]}" -q -z expert,warn 2>/dev/null | awk '
-	/^ +[0-9]+ +[A-Za-z]+ +[A-Za-z0-9]+ +/ {
-		group = $2; proto = $3
-		if (proto == "TCP" && ($0 ~ /window/ || $0 ~ /Zero Window/)) next
-		if ((proto == "BPv7" || proto == "TCPCL") && group == "Undecoded") next
-		print
-	}')
-[ -z "$bad_warn" ] || fail "expert warnings: $bad_warn"
+judge_expert "TCP window" "BPv7 Undecoded" "TCPCL Undecoded"
 types=$(tshark "${F[@]}" -Y tcpcl.v4.mhdr.type -T fields -e tcpcl.v4.mhdr.type 2>/dev/null | tr ',\n' '  ')
 for t in 0x07 0x01 0x02 0x05; do
 	case " $types " in *" $t "*) ;; *) fail "no TCPCL message of type $t in: $types" ;; esac
 done
 [ "$(echo "$types" | tr ' ' '\n' | grep -c '^0x07$')" -eq 2 ] || fail "SESS_INIT not both ways: $types"
 [ "$(echo "$types" | tr ' ' '\n' | grep -c '^0x05$')" -eq 2 ] || fail "SESS_TERM not both ways: $types"
-[ "$(count tcpcl.contact_hdr.magic)" -ge 2 ] || fail "fewer than two contact headers"
-[ "$(count bpv7.primary.version)" -eq 3 ] || fail "tshark decoded $(count bpv7.primary.version) bundles, not 3"
+[ "$(judge_count tcpcl.contact_hdr.magic)" -ge 2 ] || fail "fewer than two contact headers"
+[ "$(judge_count bpv7.primary.version)" -eq 3 ] || fail "tshark decoded $(judge_count bpv7.primary.version) bundles, not 3"
 crcs=$(tshark "${F[@]}" -Y bpv7 -T fields -e bpv7.crc_status 2>/dev/null | tr ',\n' '  ')
 case " $crcs " in *" 0 "* | *" 2 "*) fail "CRC status not all good: $crcs" ;; esac
 [ -n "${crcs// /}" ] || fail "no CRC verified"
