@@ -12,6 +12,8 @@
 
 /* Keep at most this much queued for the socket before adding segments. */
 #define OUT_LOW_WATER (256u << 10)
+/* Pieces per writev. */
+#define OUT_IOV 64
 /* Read this much at a time. */
 #define READ_CHUNK (64u << 10)
 
@@ -29,9 +31,22 @@ struct out_xfer {
 	uint64_t id;
 	uint8_t *data;
 	size_t len;
-	size_t sent;  /* bytes put into segments */
-	size_t acked; /* bytes the peer acknowledged */
+	size_t sent;	 /* bytes put into segments */
+	size_t acked;	 /* bytes the peer acknowledged */
+	unsigned pieces; /* out pieces still pointing into data */
+	struct out_xfer *next_dead;
 };
+
+/*
+ * What goes to the socket, in order: the next len bytes of the out buffer
+ * (control messages, segment heads), or, with x, a segment's data written
+ * straight from its transfer's buffer with writev, never copied.
+ */
+struct out_piece {
+	struct out_xfer *x;
+	size_t off, len;
+};
+#define OUT_PIECES 128
 
 /* A received bundle waiting for tcpcl4_session_accept(): its final ACK. */
 struct pending_ack {
@@ -69,9 +84,14 @@ struct tcpcl4_session {
 	uint64_t peer_segment_mru, peer_transfer_mru;
 	uint16_t keepalive_s;
 
-	/* Output: bytes for the socket, written from out_off. */
+	/* Output: bytes for the socket, written from out_off, and the pieces they go in. */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
+	struct out_piece pc[OUT_PIECES]; /* a ring */
+	unsigned pc_head, pc_n;
+	size_t pending; /* bytes in the pieces */
+	/* Transfers done (acknowledged, refused) while pieces still point into them. */
+	struct out_xfer *dead;
 	struct out_xfer *xq, *xq_tail;
 	/*
 	 * The first transfer with bytes not yet in the out buffer. Transfers
@@ -119,6 +139,11 @@ static void session_free(struct tcpcl4_session *s)
 	ev_timer_stop(s->loop, &s->keepalive);
 	while ((x = s->xq)) {
 		s->xq = x->next;
+		free(x->data);
+		free(x);
+	}
+	while ((x = s->dead)) {
+		s->dead = x->next_dead;
 		free(x->data);
 		free(x);
 	}
@@ -190,6 +215,22 @@ static uint8_t *out_reserve(struct tcpcl4_session *s, size_t n)
 	return s->out + s->out_len;
 }
 
+/* n more bytes at the end of the out buffer go out next, after what is queued. */
+static void piece_bytes(struct tcpcl4_session *s, size_t n)
+{
+	struct out_piece *last = s->pc_n ? &s->pc[(s->pc_head + s->pc_n - 1) % OUT_PIECES] : NULL;
+
+	if (last && !last->x) {
+		last->len += n;
+	} else if (s->pc_n == OUT_PIECES) { /* segments leave room: never */
+		die(s, "out of output pieces");
+		return;
+	} else {
+		s->pc[(s->pc_head + s->pc_n++) % OUT_PIECES] = (struct out_piece){ .len = n };
+	}
+	s->pending += n;
+}
+
 /* Queue a control message built by an encoder into a small buffer. */
 static void out_put(struct tcpcl4_session *s, const uint8_t *msg, long n)
 {
@@ -204,6 +245,7 @@ static void out_put(struct tcpcl4_session *s, const uint8_t *msg, long n)
 	}
 	memcpy(p, msg, (size_t)n);
 	s->out_len += (size_t)n;
+	piece_bytes(s, (size_t)n);
 }
 
 static void send_term(struct tcpcl4_session *s, uint8_t flags, uint8_t reason)
@@ -242,7 +284,7 @@ static void add_segment(struct tcpcl4_session *s)
 		flags |= TCPCL4_XFER_START;
 	if (x->sent + n == x->len)
 		flags |= TCPCL4_XFER_END;
-	p = out_reserve(s, TCPCL4_SEGMENT_HEAD_MAX + n);
+	p = out_reserve(s, TCPCL4_SEGMENT_HEAD_MAX);
 	if (!p) {
 		die(s, "out of memory");
 		return;
@@ -250,11 +292,58 @@ static void add_segment(struct tcpcl4_session *s)
 	/* 5.2.5: the Transfer Length extension, when the bundle takes several segments. */
 	h = tcpcl4_encode_segment_head(p, TCPCL4_SEGMENT_HEAD_MAX, flags, x->id,
 				       (flags & TCPCL4_XFER_END) ? UINT64_MAX : x->len, n);
-	memcpy(p + h, x->data + x->sent, n);
-	s->out_len += (size_t)h + n;
+	s->out_len += (size_t)h;
+	piece_bytes(s, (size_t)h);
+	/* The data itself goes from the transfer's buffer. */
+	s->pc[(s->pc_head + s->pc_n++) % OUT_PIECES] =
+		(struct out_piece){ .x = x, .off = x->sent, .len = n };
+	s->pending += n;
+	x->pieces++;
 	x->sent += n;
 	if (x->sent == x->len)
 		s->xsend = x->next;
+}
+
+/* Free a transfer, or keep it until no piece points into it. */
+static void xfer_done(struct tcpcl4_session *s, struct out_xfer *x)
+{
+	if (x->pieces > 0) {
+		x->next_dead = s->dead;
+		s->dead = x;
+		return;
+	}
+	free(x->data);
+	free(x);
+}
+
+/* n bytes went out: the pieces they were. */
+static void written(struct tcpcl4_session *s, size_t n)
+{
+	while (n > 0) {
+		struct out_piece *pc = &s->pc[s->pc_head];
+		size_t k = n < pc->len ? n : pc->len;
+
+		pc->len -= k;
+		pc->off += k;
+		s->pending -= k;
+		n -= k;
+		if (!pc->x)
+			s->out_off += k;
+		if (pc->len > 0)
+			break;
+		if (pc->x && --pc->x->pieces == 0) { /* a done transfer can go now */
+			for (struct out_xfer **pp = &s->dead; *pp; pp = &(*pp)->next_dead) {
+				if (*pp == pc->x) {
+					*pp = pc->x->next_dead;
+					free(pc->x->data);
+					free(pc->x);
+					break;
+				}
+			}
+		}
+		s->pc_head = (s->pc_head + 1) % OUT_PIECES;
+		s->pc_n--;
+	}
 }
 
 /* Write what is queued; top the queue up with segments while the socket takes them. */
@@ -263,13 +352,26 @@ static void pump(struct tcpcl4_session *s)
 	ssize_t n;
 
 	while (!s->why) {
-		/* Segments while the out buffer is low: one transfer after another. */
-		while (s->state == SESS_UP && s->xsend && s->out_len - s->out_off < OUT_LOW_WATER &&
-		       !s->why)
+		struct iovec iov[OUT_IOV];
+		struct msghdr mh = { .msg_iov = iov };
+		size_t at;
+
+		/* Segments while little is pending: one transfer after another. */
+		while (s->state == SESS_UP && s->xsend && s->pending < OUT_LOW_WATER &&
+		       s->pc_n + 4 <= OUT_PIECES && !s->why)
 			add_segment(s);
-		if (s->out_off == s->out_len)
+		if (s->pc_n == 0)
 			break;
-		n = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
+		at = s->out_off; /* after add_segment: it may slide the out buffer down */
+		for (unsigned i = 0; i < s->pc_n && i < OUT_IOV; i++) {
+			const struct out_piece *pc = &s->pc[(s->pc_head + i) % OUT_PIECES];
+
+			iov[i].iov_base = pc->x ? pc->x->data + pc->off : s->out + at;
+			iov[i].iov_len = pc->len;
+			at += pc->x ? 0 : pc->len;
+			mh.msg_iovlen++;
+		}
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -280,12 +382,12 @@ static void pump(struct tcpcl4_session *s)
 			die(s, "send failed");
 			return;
 		}
-		s->out_off += (size_t)n;
+		written(s, (size_t)n);
 		s->last_tx = ev_now(s->loop);
 	}
 	ev_io_stop(s->loop, &s->wio);
 	/* 6.1: both SESS_TERMs exchanged and everything written: close. */
-	if (!s->why && s->term_sent && s->term_rcvd && s->out_off == s->out_len)
+	if (!s->why && s->term_sent && s->term_rcvd && s->pc_n == 0)
 		die(s, "session ended");
 }
 
@@ -493,8 +595,7 @@ static void on_ack(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 	s->stats.bundles_out++;
 	s->stats.bytes_out += x->len;
 	s->ops.sent(s->ctx, s, x->token, 0, 0);
-	free(x->data);
-	free(x);
+	xfer_done(s, x);
 }
 
 /* 5.2.4: the peer refused a transfer (the current one, or one not begun). */
@@ -523,8 +624,7 @@ static void on_refuse(struct tcpcl4_session *s, const struct tcpcl4_msg *m)
 	}
 	s->stats.refused_out++;
 	s->ops.sent(s->ctx, s, x->token, -ECONNREFUSED, m->u.refuse.reason);
-	free(x->data);
-	free(x);
+	xfer_done(s, x); /* its queued segments still go (the peer drops them) */
 }
 
 /* 6.1 */
@@ -694,7 +794,7 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (now - s->last_rx > 2.0 * s->keepalive_s && !s->term_sent) {
 		send_term(s, 0, TCPCL4_TERM_IDLE_TIMEOUT);
 		s->term_rcvd = true;
-	} else if (now - s->last_tx >= s->keepalive_s && s->out_off == s->out_len) {
+	} else if (now - s->last_tx >= s->keepalive_s && s->pc_n == 0) {
 		out_put(s, m, tcpcl4_encode_keepalive(m, sizeof(m)));
 	}
 	pump(s);
